@@ -1,0 +1,21 @@
+"""napari-unsupseg: unsupervised image segmentation for napari and for batch work.
+
+The engine imports neither napari, Qt nor torch at import time; torch is loaded the
+first time a CNN method runs.
+"""
+
+from ._api import segment
+from ._progress import Progress, SegmentationCancelled
+from ._registry import MethodSpec, Param, available_methods
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MethodSpec",
+    "Param",
+    "Progress",
+    "SegmentationCancelled",
+    "__version__",
+    "available_methods",
+    "segment",
+]

@@ -1,0 +1,117 @@
+"""The one entry point every front end calls: widget, command line and benchmarks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._labels import relabel_by_size
+from ._preprocess import prepare_image
+from ._progress import CancelCheck, ProgressCallback, Reporter
+from ._registry import get_method
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be a whole number, got {seed!r}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+    return int(seed)
+
+
+def _check_scribbles(scribbles, spatial_shape: tuple[int, ...]) -> np.ndarray | None:
+    if scribbles is None:
+        return None
+    scribbles = np.asarray(scribbles)
+    if scribbles.dtype == bool or not np.issubdtype(scribbles.dtype, np.integer):
+        raise TypeError(f"scribbles must be an integer label array, got dtype {scribbles.dtype}")
+    if scribbles.shape != spatial_shape:
+        raise ValueError(
+            f"scribbles have shape {scribbles.shape} but the image's spatial shape is "
+            f"{spatial_shape}"
+        )
+    if scribbles.min() < 0:
+        raise ValueError("scribbles must be 0 (no scribble) or a positive class id")
+    return scribbles if scribbles.any() else None
+
+
+def _squeeze_spatial(features: np.ndarray) -> np.ndarray:
+    """Drop leading singleton spatial axes (a 1-plane stack is an image)."""
+    while features.ndim > 3 and features.shape[0] == 1:
+        features = features[0]
+    return features
+
+
+def segment(
+    image,
+    method: str = "cnn",
+    *,
+    channel_axis: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    should_stop: CancelCheck | None = None,
+    normalize: str = "auto",
+    **params,
+) -> np.ndarray:
+    """Segment ``image`` without supervision and return int32 labels numbered 1..K.
+
+    Parameters
+    ----------
+    image : array-like
+        2D grey, RGB/RGBA (last axis 3 or 4), or any array with ``channel_axis``;
+        a 3D stack or time series is segmented as a whole, with consistent ids.
+    method : str
+        A name from :func:`available_methods`.
+    channel_axis : int, optional
+        Axis holding channels (fluorescence). ``None`` guesses RGB as napari does.
+    seed : int
+        Same seed, same labels (on the CPU).
+    device : str
+        "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; CNN methods only.
+    progress : callable, optional
+        Called with a :class:`Progress` per iteration; returning ``True`` stops the
+        run, which then raises :class:`SegmentationCancelled`.
+    should_stop : callable, optional
+        Polled between iterations; returning ``True`` cancels likewise.
+    normalize : str
+        "auto", "percentile", "minmax" or "none" (see :func:`prepare_image`).
+    **params
+        The method's parameters (see ``available_methods()[method].params``).
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 labels with the image's spatial shape, 1..K, largest region first.
+    """
+    spec = get_method(method)
+    seed = _check_seed(seed)
+    resolved = spec.resolve(params)
+    prepared = prepare_image(image, channel_axis=channel_axis, normalize=normalize)
+    spatial_shape = prepared.spatial_shape
+    if "scribbles" in resolved:
+        resolved["scribbles"] = _check_scribbles(resolved["scribbles"], spatial_shape)
+        if resolved["scribbles"] is not None:
+            resolved["scribbles"] = resolved["scribbles"].reshape(
+                _squeeze_spatial(prepared.features).shape[:-1]
+            )
+    features = _squeeze_spatial(prepared.features)
+    if features.ndim - 1 not in spec.spatial_ndims:
+        dims = " or ".join(f"{n}D" for n in spec.spatial_ndims)
+        raise ValueError(
+            f"method {method!r} segments {dims} images; this image has "
+            f"{features.ndim - 1} spatial dimensions {spatial_shape}"
+        )
+
+    def finalize(labels: np.ndarray) -> np.ndarray:
+        return relabel_by_size(labels).reshape(spatial_shape)
+
+    reporter = Reporter(progress, should_stop, finalize_labels=finalize)
+    reporter.check()
+    labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
+    labels = np.asarray(labels)
+    if labels.shape != features.shape[:-1]:
+        raise RuntimeError(
+            f"internal error: method {method!r} returned labels of shape {labels.shape} "
+            f"for an image of spatial shape {features.shape[:-1]}"
+        )
+    return finalize(labels)

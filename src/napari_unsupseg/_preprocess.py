@@ -1,0 +1,162 @@
+"""Turn whatever array a user has into normalised, channel-last float32 features.
+
+All validation of images happens here, once, with messages a user can act on. The
+input array is never modified: every step makes a new array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_DIMS = 5
+MAX_CHANNELS = 32
+NORMALIZATIONS = ("auto", "percentile", "minmax", "none")
+_PERCENTILES = (0.5, 99.5)
+_MAX_PERCENTILE_SAMPLES = 1_000_000
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """Features ready for a segmenter, and how to map labels back to the input."""
+
+    features: np.ndarray  # float32, spatial axes then one channel axis
+    spatial_shape: tuple[int, ...]  # of the user's image, singleton axes included
+    channel_axis: int | None  # resolved, non-negative, in the user's image
+    is_rgb: bool
+
+
+def guess_channel_axis(shape: tuple[int, ...]) -> int | None:
+    """napari's convention: a last axis of 3 or 4 on a 3D+ array is RGB(A)."""
+    if len(shape) >= 3 and shape[-1] in (3, 4):
+        return len(shape) - 1
+    return None
+
+
+def _check_dtype(image: np.ndarray) -> np.ndarray:
+    if np.iscomplexobj(image):
+        raise TypeError("complex images are not supported: pass np.abs(image) or its real part")
+    if image.dtype == bool:
+        return image.astype(np.float32)
+    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
+        raise TypeError(
+            f"image dtype {image.dtype} is not numeric: expected integers, floats or booleans"
+        )
+    return image
+
+
+def prepare_image(
+    image,
+    channel_axis: int | None = None,
+    normalize: str = "auto",
+) -> PreparedImage:
+    """Validate ``image`` and return normalised channel-last float32 features.
+
+    ``channel_axis=None`` follows napari: a last axis of length 3 or 4 on an array of
+    three or more dimensions is colour (an alpha channel is dropped). uint8 and bool
+    data are scaled by their full range (the papers' ``/255``); other data are scaled
+    per channel between robust percentiles so 16-bit microscopy behaves like 8-bit.
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}; got {normalize!r}")
+    if hasattr(image, "compute") and not isinstance(image, np.ndarray):
+        image = image.compute()  # dask arrays from napari layers
+    image = np.asarray(image)
+    if image.dtype == object:
+        raise TypeError("image must be a numeric array, not a Python object array")
+    original_dtype = image.dtype
+    image = _check_dtype(image)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape})")
+    if image.ndim > MAX_DIMS:
+        raise ValueError(
+            f"image has {image.ndim} dimensions; at most {MAX_DIMS} are supported "
+            "(time, z, y, x and channels): select a sub-volume first"
+        )
+
+    is_rgb = False
+    if channel_axis is None:
+        channel_axis = guess_channel_axis(image.shape)
+        is_rgb = channel_axis is not None
+    else:
+        if isinstance(channel_axis, bool) or not isinstance(channel_axis, int | np.integer):
+            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+        if not -image.ndim <= channel_axis < image.ndim:
+            raise ValueError(
+                f"channel_axis={channel_axis} is out of range for an image with "
+                f"{image.ndim} dimensions {image.shape}"
+            )
+        channel_axis = int(channel_axis) % image.ndim
+
+    if channel_axis is None:
+        data = image[..., np.newaxis]
+    else:
+        data = np.moveaxis(image, channel_axis, -1)
+        if data.shape[-1] > MAX_CHANNELS:
+            raise ValueError(
+                f"channel axis {channel_axis} has {data.shape[-1]} entries; at most "
+                f"{MAX_CHANNELS} channels are supported. Is channel_axis the right axis?"
+            )
+        if is_rgb and data.shape[-1] == 4:
+            data = data[..., :3]  # alpha is not a colour
+    spatial_shape = data.shape[:-1]
+    if len(spatial_shape) < 2:
+        raise ValueError(
+            f"image needs at least two spatial dimensions (y, x); got shape {image.shape}"
+            + (f" with channel_axis={channel_axis}" if channel_axis is not None else "")
+        )
+    if int(np.prod(spatial_shape)) < 2:
+        raise ValueError(f"image has a single pixel (shape {image.shape}): nothing to segment")
+    if np.issubdtype(data.dtype, np.floating):
+        finite = np.isfinite(data)
+        if not finite.all():
+            bad = int(data.size - np.count_nonzero(finite))
+            raise ValueError(
+                f"image contains {bad} NaN or infinite values: fill or mask them before "
+                "segmenting"
+            )
+
+    features = _normalize(data, original_dtype, normalize)
+    if not np.any(features.max(axis=tuple(range(features.ndim - 1))) > features.min(
+        axis=tuple(range(features.ndim - 1))
+    )):
+        raise ValueError("image is constant: every pixel has the same value, nothing to segment")
+    return PreparedImage(
+        features=np.ascontiguousarray(features, dtype=np.float32),
+        spatial_shape=tuple(int(s) for s in spatial_shape),
+        channel_axis=channel_axis,
+        is_rgb=is_rgb,
+    )
+
+
+def _normalize(data: np.ndarray, dtype: np.dtype, mode: str) -> np.ndarray:
+    if mode == "none":
+        return data.astype(np.float32)
+    if mode == "auto":
+        if dtype == np.uint8:
+            return data.astype(np.float32) / np.float32(255.0)
+        if dtype == bool:
+            return data.astype(np.float32)
+        mode = "percentile"
+    flat = data.reshape(-1, data.shape[-1])
+    if mode == "percentile":
+        sample = flat
+        if flat.shape[0] > _MAX_PERCENTILE_SAMPLES:
+            step = flat.shape[0] // _MAX_PERCENTILE_SAMPLES + 1
+            sample = flat[::step]
+        low, high = np.percentile(sample.astype(np.float64), _PERCENTILES, axis=0)
+        # Sparse channels (mostly background) can have equal percentiles: fall back to
+        # the full range for those so their few bright pixels still count.
+        flat_min, flat_max = flat.min(axis=0).astype(np.float64), flat.max(axis=0).astype(
+            np.float64
+        )
+        degenerate = high <= low
+        low = np.where(degenerate, flat_min, low)
+        high = np.where(degenerate, flat_max, high)
+    else:
+        low = flat.min(axis=0).astype(np.float64)
+        high = flat.max(axis=0).astype(np.float64)
+    span = np.where(high > low, high - low, 1.0)
+    scaled = (data.astype(np.float64) - low) / span
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32)

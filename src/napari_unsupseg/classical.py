@@ -1,0 +1,220 @@
+"""Classical segmenters on pixel features: k-means, GMM, Felzenszwalb, GMM+k-means.
+
+They take the normalised channel-last features that :func:`napari_unsupseg.segment`
+prepares. Clusterings are fitted on at most ``max_samples`` pixels drawn with the
+seed, then every pixel is assigned, so a 4096×4096 image costs seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._progress import Reporter
+from ._registry import MethodSpec, Param
+
+_PREDICT_CHUNK = 1 << 20
+
+SPATIAL_WEIGHT = Param(
+    "spatial_weight",
+    0.0,
+    "float",
+    "Weight of pixel position against colour (0 = colour only); higher gives compact regions.",
+    min=0.0,
+    max=100.0,
+)
+MAX_SAMPLES = Param(
+    "max_samples",
+    200_000,
+    "int",
+    "Pixels used to fit the clustering; all pixels are then assigned.",
+    min=100,
+    max=50_000_000,
+)
+
+
+def pixel_features(features: np.ndarray, spatial_weight: float = 0.0) -> np.ndarray:
+    """Flatten to (pixels, channels), with scaled coordinates appended if asked."""
+    flat = features.reshape(-1, features.shape[-1])
+    if spatial_weight <= 0:
+        return flat
+    spatial = features.shape[:-1]
+    scale = spatial_weight / max(spatial)
+    grids = np.meshgrid(*[np.arange(n, dtype=np.float32) for n in spatial], indexing="ij")
+    coords = np.stack([g.ravel() * np.float32(scale) for g in grids], axis=1)
+    return np.concatenate([flat, coords], axis=1)
+
+
+def _sample(points: np.ndarray, max_samples: int, seed: int) -> np.ndarray:
+    if points.shape[0] <= max_samples:
+        return points
+    rng = np.random.default_rng(seed)
+    return points[np.sort(rng.choice(points.shape[0], max_samples, replace=False))]
+
+
+def _n_clusters(requested: int, points: np.ndarray) -> int:
+    """No more clusters than distinct points (sklearn would fail)."""
+    distinct = np.unique(points[: min(points.shape[0], 100_000)], axis=0).shape[0]
+    return max(1, min(requested, distinct))
+
+
+def _predict_chunked(model, points: np.ndarray) -> np.ndarray:
+    out = np.empty(points.shape[0], dtype=np.int32)
+    for start in range(0, points.shape[0], _PREDICT_CHUNK):
+        out[start : start + _PREDICT_CHUNK] = model.predict(points[start : start + _PREDICT_CHUNK])
+    return out
+
+
+def fit_kmeans(points: np.ndarray, n_clusters: int, seed: int, max_samples: int):
+    """k-means fitted on a seeded sample of ``points`` (scikit-learn's Lloyd)."""
+    from sklearn.cluster import KMeans
+
+    sample = _sample(points, max_samples, seed)
+    model = KMeans(n_clusters=_n_clusters(n_clusters, sample), n_init=3, random_state=seed)
+    return model.fit(sample)
+
+
+def fit_gmm(points: np.ndarray, n_components: int, covariance_type: str, seed: int, max_samples):
+    from sklearn.mixture import GaussianMixture
+
+    sample = _sample(points, max_samples, seed)
+    model = GaussianMixture(
+        n_components=_n_clusters(n_components, sample),
+        covariance_type=covariance_type,
+        random_state=seed,
+        reg_covar=1e-5,
+        max_iter=200,
+    )
+    return model.fit(sample)
+
+
+def kmeans(features, *, seed, device, reporter: Reporter, n_clusters, spatial_weight, max_samples):
+    points = pixel_features(features, spatial_weight)
+    reporter.update(0, 2, stage="fitting k-means")
+    model = fit_kmeans(points, n_clusters, seed, max_samples)
+    reporter.update(1, 2, stage="assigning pixels")
+    labels = _predict_chunked(model, points)
+    reporter.update(2, 2, n_labels=int(model.n_clusters), stage="done")
+    return labels.reshape(features.shape[:-1])
+
+
+def gmm(
+    features, *, seed, device, reporter: Reporter, n_components, covariance_type, spatial_weight,
+    max_samples,
+):
+    points = pixel_features(features, spatial_weight).astype(np.float64)
+    reporter.update(0, 2, stage="fitting GMM")
+    model = fit_gmm(points, n_components, covariance_type, seed, max_samples)
+    reporter.update(1, 2, stage="assigning pixels")
+    labels = _predict_chunked(model, points)
+    reporter.update(2, 2, n_labels=int(model.n_components), stage="done")
+    return labels.reshape(features.shape[:-1])
+
+
+def gmm_kmeans(
+    features, *, seed, device, reporter: Reporter, n_components, n_clusters, covariance_type,
+    spatial_weight, max_samples,
+):
+    """k-means over GMM posteriors: merges mixture components that explain the same
+    pixels, so a GMM with many components yields fewer, softer-bounded regions."""
+    points = pixel_features(features, spatial_weight).astype(np.float64)
+    reporter.update(0, 3, stage="fitting GMM")
+    mixture = fit_gmm(points, n_components, covariance_type, seed, max_samples)
+    reporter.update(1, 3, stage="fitting k-means on posteriors")
+    posteriors = np.empty((points.shape[0], mixture.n_components), dtype=np.float32)
+    for start in range(0, points.shape[0], _PREDICT_CHUNK):
+        chunk = points[start : start + _PREDICT_CHUNK]
+        posteriors[start : start + _PREDICT_CHUNK] = mixture.predict_proba(chunk)
+    model = fit_kmeans(posteriors, n_clusters, seed, max_samples)
+    reporter.update(2, 3, stage="assigning pixels")
+    labels = _predict_chunked(model, posteriors)
+    reporter.update(3, 3, n_labels=int(model.n_clusters), stage="done")
+    return labels.reshape(features.shape[:-1])
+
+
+def felzenszwalb(features, *, seed, device, reporter: Reporter, scale, sigma, min_size):
+    """Felzenszwalb–Huttenlocher graph segmentation (scikit-image), plane by plane for
+    stacks; ids are offset per plane, since the method has no notion of a volume."""
+    from skimage.segmentation import felzenszwalb as skimage_felzenszwalb
+
+    spatial = features.shape[:-1]
+    planes = features.reshape(-1, *spatial[-2:], features.shape[-1])
+    out = np.empty(planes.shape[:-1], dtype=np.int64)
+    offset = 0
+    for index, plane in enumerate(planes):
+        reporter.update(index, len(planes), stage="graph segmentation")
+        labels = skimage_felzenszwalb(
+            plane.astype(np.float64), scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1
+        )
+        out[index] = labels + offset
+        offset += int(labels.max()) + 1
+    reporter.update(len(planes), len(planes), n_labels=offset, stage="done")
+    return out.reshape(spatial)
+
+
+_COVARIANCE = Param(
+    "covariance_type",
+    "full",
+    "str",
+    "Shape of each Gaussian: full, tied, diag or spherical.",
+    choices=("full", "tied", "diag", "spherical"),
+)
+
+METHODS = (
+    MethodSpec(
+        name="kmeans",
+        description="k-means clustering of pixel colours (optionally positions).",
+        entry_point="napari_unsupseg.classical:kmeans",
+        params=(
+            Param("n_clusters", 5, "int", "Number of clusters (colours) to find.", min=1, max=256),
+            SPATIAL_WEIGHT,
+            MAX_SAMPLES,
+        ),
+        paper="MacQueen 1967; scikit-learn KMeans",
+        spatial_ndims=(2, 3, 4),
+    ),
+    MethodSpec(
+        name="gmm",
+        description="Gaussian mixture model of pixel colours (optionally positions).",
+        entry_point="napari_unsupseg.classical:gmm",
+        params=(
+            Param("n_components", 5, "int", "Number of Gaussian components.", min=1, max=256),
+            _COVARIANCE,
+            SPATIAL_WEIGHT,
+            MAX_SAMPLES,
+        ),
+        paper="scikit-learn GaussianMixture",
+        spatial_ndims=(2, 3, 4),
+    ),
+    MethodSpec(
+        name="felzenszwalb",
+        description="Felzenszwalb–Huttenlocher graph segmentation (per plane for stacks).",
+        entry_point="napari_unsupseg.classical:felzenszwalb",
+        params=(
+            Param(
+                "scale", 100.0, "float", "Higher means larger segments.", min=0.001, max=1e6
+            ),
+            Param(
+                "sigma", 0.8, "float", "Gaussian smoothing before segmenting (pixels).",
+                min=0.0, max=50.0,
+            ),
+            Param("min_size", 50, "int", "Smallest segment kept (pixels).", min=1, max=10**9),
+        ),
+        paper="Felzenszwalb & Huttenlocher, IJCV 2004",
+        spatial_ndims=(2, 3, 4),
+    ),
+    MethodSpec(
+        name="gmm+kmeans",
+        description="Ensemble: k-means over the posteriors of a many-component GMM.",
+        entry_point="napari_unsupseg.classical:gmm_kmeans",
+        params=(
+            Param("n_components", 10, "int", "Components of the GMM.", min=1, max=256),
+            Param("n_clusters", 5, "int", "Clusters k-means makes of the posteriors.", min=1,
+                  max=256),
+            _COVARIANCE,
+            SPATIAL_WEIGHT,
+            MAX_SAMPLES,
+        ),
+        paper="seed 000 (ensemble named there, defined here)",
+        spatial_ndims=(2, 3, 4),
+    ),
+)

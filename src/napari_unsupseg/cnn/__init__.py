@@ -1,0 +1,4 @@
+"""Self-training CNN segmenters (Kanezaki 2018; Kim et al. 2020; seed 003).
+
+torch is imported only inside functions, so importing this package stays cheap.
+"""
