@@ -113,14 +113,14 @@ def prepare_image(
         if not finite.all():
             bad = int(data.size - np.count_nonzero(finite))
             raise ValueError(
-                f"image contains {bad} NaN or infinite values: fill or mask them before "
-                "segmenting"
+                f"image contains {bad} NaN or infinite values: fill or mask them before segmenting"
             )
 
     features = _normalize(data, original_dtype, normalize)
-    if not np.any(features.max(axis=tuple(range(features.ndim - 1))) > features.min(
-        axis=tuple(range(features.ndim - 1))
-    )):
+    if not np.any(
+        features.max(axis=tuple(range(features.ndim - 1)))
+        > features.min(axis=tuple(range(features.ndim - 1)))
+    ):
         raise ValueError("image is constant: every pixel has the same value, nothing to segment")
     return PreparedImage(
         features=np.ascontiguousarray(features, dtype=np.float32),
@@ -136,7 +136,7 @@ def _normalize(data: np.ndarray, dtype: np.dtype, mode: str) -> np.ndarray:
     if mode == "auto":
         if dtype == np.uint8:
             return data.astype(np.float32) / np.float32(255.0)
-        if dtype == bool:
+        if dtype == np.bool_:
             return data.astype(np.float32)
         mode = "percentile"
     flat = data.reshape(-1, data.shape[-1])
@@ -148,8 +148,9 @@ def _normalize(data: np.ndarray, dtype: np.dtype, mode: str) -> np.ndarray:
         low, high = np.percentile(sample.astype(np.float64), _PERCENTILES, axis=0)
         # Sparse channels (mostly background) can have equal percentiles: fall back to
         # the full range for those so their few bright pixels still count.
-        flat_min, flat_max = flat.min(axis=0).astype(np.float64), flat.max(axis=0).astype(
-            np.float64
+        flat_min, flat_max = (
+            flat.min(axis=0).astype(np.float64),
+            flat.max(axis=0).astype(np.float64),
         )
         degenerate = high <= low
         low = np.where(degenerate, flat_min, low)

@@ -58,9 +58,7 @@ class Param:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise TypeError(
-                f"parameter {self.name!r} must be a number, got {value!r}"
-            ) from None
+            raise TypeError(f"parameter {self.name!r} must be a number, got {value!r}") from None
         if number != number:
             raise ValueError(f"parameter {self.name!r} must be a number, got NaN")
         if self.kind == "int":

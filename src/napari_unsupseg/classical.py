@@ -98,7 +98,14 @@ def kmeans(features, *, seed, device, reporter: Reporter, n_clusters, spatial_we
 
 
 def gmm(
-    features, *, seed, device, reporter: Reporter, n_components, covariance_type, spatial_weight,
+    features,
+    *,
+    seed,
+    device,
+    reporter: Reporter,
+    n_components,
+    covariance_type,
+    spatial_weight,
     max_samples,
 ):
     points = pixel_features(features, spatial_weight).astype(np.float64)
@@ -111,8 +118,16 @@ def gmm(
 
 
 def gmm_kmeans(
-    features, *, seed, device, reporter: Reporter, n_components, n_clusters, covariance_type,
-    spatial_weight, max_samples,
+    features,
+    *,
+    seed,
+    device,
+    reporter: Reporter,
+    n_components,
+    n_clusters,
+    covariance_type,
+    spatial_weight,
+    max_samples,
 ):
     """k-means over GMM posteriors: merges mixture components that explain the same
     pixels, so a GMM with many components yields fewer, softer-bounded regions."""
@@ -190,12 +205,14 @@ METHODS = (
         description="Felzenszwalb–Huttenlocher graph segmentation (per plane for stacks).",
         entry_point="napari_unsupseg.classical:felzenszwalb",
         params=(
+            Param("scale", 100.0, "float", "Higher means larger segments.", min=0.001, max=1e6),
             Param(
-                "scale", 100.0, "float", "Higher means larger segments.", min=0.001, max=1e6
-            ),
-            Param(
-                "sigma", 0.8, "float", "Gaussian smoothing before segmenting (pixels).",
-                min=0.0, max=50.0,
+                "sigma",
+                0.8,
+                "float",
+                "Gaussian smoothing before segmenting (pixels).",
+                min=0.0,
+                max=50.0,
             ),
             Param("min_size", 50, "int", "Smallest segment kept (pixels).", min=1, max=10**9),
         ),
@@ -208,8 +225,9 @@ METHODS = (
         entry_point="napari_unsupseg.classical:gmm_kmeans",
         params=(
             Param("n_components", 10, "int", "Components of the GMM.", min=1, max=256),
-            Param("n_clusters", 5, "int", "Clusters k-means makes of the posteriors.", min=1,
-                  max=256),
+            Param(
+                "n_clusters", 5, "int", "Clusters k-means makes of the posteriors.", min=1, max=256
+            ),
             _COVARIANCE,
             SPATIAL_WEIGHT,
             MAX_SAMPLES,

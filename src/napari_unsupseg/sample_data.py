@@ -29,7 +29,8 @@ def _place_disks(rng, shape, n_cells, radius_range, max_tries=5000):
             break
         radius = rng.uniform(*radius_range)
         centre = np.array([rng.uniform(radius + 2, s - radius - 2) for s in shape])
-        if all(np.linalg.norm(centre - c) > radius + r + 3 for c, r in zip(centres, radii, strict=True)):
+        pairs = zip(centres, radii, strict=True)
+        if all(np.linalg.norm(centre - c) > radius + r + 3 for c, r in pairs):
             centres.append(centre)
             radii.append(radius)
     return centres, radii
