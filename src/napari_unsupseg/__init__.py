@@ -5,12 +5,14 @@ first time a CNN method runs.
 """
 
 from ._api import segment
+from ._memory import InsufficientMemoryError
 from ._progress import Progress, SegmentationCancelled
 from ._registry import MethodSpec, Param, available_methods
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "InsufficientMemoryError",
     "MethodSpec",
     "Param",
     "Progress",

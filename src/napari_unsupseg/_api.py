@@ -5,9 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 from ._labels import relabel_by_size
+from ._memory import InsufficientMemoryError, check_fits
 from ._preprocess import prepare_image
 from ._progress import CancelCheck, ProgressCallback, Reporter
 from ._registry import get_method
+
+_MEMORY_ADVICE = {
+    "classical": "crop the image, segment a sub-volume or fewer channels, or lower max_samples.",
+    "torch": "use device='cpu' (more memory than most GPUs) or 'cuda', fewer n_channels, a "
+    "smaller train_size, or crop the image / segment fewer planes.",
+}
+
+
+def _release_gpu_memory() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _check_seed(seed) -> int:
@@ -102,12 +117,31 @@ def segment(
             f"{features.ndim - 1} spatial dimensions {spatial_shape}"
         )
 
+    needed = spec.estimate_memory(features.shape[:-1], features.shape[-1], resolved, device)
+    check_fits(
+        needed,
+        f"{method!r} on an image of {features.shape[:-1]} with {features.shape[-1]} channel(s)",
+        _MEMORY_ADVICE["torch" if spec.uses_torch else "classical"],
+    )
+
     def finalize(labels: np.ndarray) -> np.ndarray:
         return relabel_by_size(labels).reshape(spatial_shape)
 
     reporter = Reporter(progress, should_stop, finalize_labels=finalize)
     reporter.check()
-    labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
+    try:
+        labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
+    except MemoryError as error:
+        raise InsufficientMemoryError(
+            f"{method!r} ran out of memory: {error}. {_MEMORY_ADVICE['classical']}"
+        ) from error
+    except RuntimeError as error:
+        if type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error):
+            _release_gpu_memory()
+            raise InsufficientMemoryError(
+                f"{method!r} ran out of GPU memory on device {device!r}. {_MEMORY_ADVICE['torch']}"
+            ) from error
+        raise
     labels = np.asarray(labels)
     if labels.shape != features.shape[:-1]:
         raise RuntimeError(

@@ -94,6 +94,9 @@ class MethodSpec:
     paper: str = ""
     #: spatial dimensionalities the method accepts natively
     spatial_ndims: tuple[int, ...] = (2, 3)
+    #: ``module:function(spatial_shape, n_channels, params, device) -> bytes``; the
+    #: run is refused up front when the estimate does not fit in available memory.
+    memory_estimate: str = "napari_unsupseg._memory:classical_estimate"
     _param_index: dict[str, Param] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -121,8 +124,16 @@ class MethodSpec:
         return resolved
 
     def load(self) -> Callable[..., Any]:
-        module, _, attr = self.entry_point.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return _import(self.entry_point)
+
+    def estimate_memory(self, spatial_shape, n_channels: int, params, device="auto") -> int:
+        """Peak bytes this method is expected to need on ``spatial_shape``."""
+        return int(_import(self.memory_estimate)(spatial_shape, n_channels, params, device))
+
+
+def _import(entry_point: str):
+    module, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 _ENGINE_MODULES = ("napari_unsupseg.classical", "napari_unsupseg.cnn.specs")

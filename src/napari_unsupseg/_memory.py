@@ -1,0 +1,63 @@
+"""Memory estimates made before a run, so that a job that cannot fit is refused with
+advice instead of swapping the machine to a halt or being killed halfway."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+GIB = 1024**3
+#: Refuse a run that would take more than this share of the memory available now.
+HEADROOM = 0.9
+
+
+class InsufficientMemoryError(MemoryError):
+    """The run would not fit in the memory available; the message says what would."""
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM available to a new allocation now (Linux: MemAvailable)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def classical_estimate(spatial_shape, n_channels: int, params: dict, device="auto") -> int:
+    """Peak bytes of the scikit-learn / scikit-image segmenters, generously rounded.
+
+    Dominated by per-pixel float64 copies of the features (plus coordinates when
+    ``spatial_weight`` > 0) and, for mixtures, one float32 posterior per component.
+    """
+    pixels = int(np.prod(spatial_shape))
+    columns = n_channels + (len(spatial_shape) if params.get("spatial_weight", 0) else 0)
+    per_pixel = 3 * 8 * columns + 8  # features, float64 copy, distances; int labels
+    per_pixel += 4 * 2 * int(params.get("n_components", 0))  # GMM posteriors
+    if "scale" in params:  # Felzenszwalb works plane by plane on float64 and its graph
+        plane = int(np.prod(spatial_shape[-2:]))
+        return pixels * 16 + plane * (8 * n_channels * 3 + 8 * 4 * 4)
+    return pixels * per_pixel
+
+
+def format_bytes(n: float) -> str:
+    return f"{n / GIB:.2f} GiB" if n >= GIB / 10 else f"{n / 1024**2:.0f} MiB"
+
+
+def check_fits(needed: int, what: str, advice: str, available: int | None = None) -> None:
+    """Raise :class:`InsufficientMemoryError` if ``needed`` bytes do not fit now."""
+    available = available_memory() if available is None else available
+    if available is None or needed <= HEADROOM * available:
+        return
+    fits = HEADROOM * available / needed
+    raise InsufficientMemoryError(
+        f"{what} needs about {format_bytes(needed)} but only {format_bytes(available)} of "
+        f"memory is available. About {fits:.0%} of this job would fit: {advice}"
+    )
