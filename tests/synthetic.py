@@ -41,3 +41,13 @@ def best_match_miou(labels, truth):
             best = max(best, np.sum(gt & pred) / np.sum(gt | pred))
         scores.append(best)
     return float(np.mean(scores))
+
+
+#: Overrides that make any method quick enough for property tests.
+_FAST = {"max_iter": 3, "n_channels": 8, "n_superpixels": 30, "max_samples": 2000}
+
+
+def fast_params(spec):
+    """The subset of ``_FAST`` that ``spec`` (a MethodSpec) accepts."""
+    names = {p.name for p in spec.params}
+    return {k: v for k, v in _FAST.items() if k in names}

@@ -1,0 +1,185 @@
+"""Bad input gets a clear ValueError/TypeError and the caller's array is untouched.
+
+Each test here backs a row of docs/bad-inputs.md.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import napari_unsupseg as us
+from napari_unsupseg import InsufficientMemoryError, _memory
+from synthetic import fast_params, noisy_blocks
+
+METHODS = list(us.available_methods())
+
+
+def _segment_kmeans(image, **kwargs):
+    return us.segment(image, "kmeans", n_clusters=2, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("image", "kwargs", "error", "message"),
+    [
+        (np.zeros((0, 5)), {}, ValueError, "empty"),
+        (np.ones((1, 1)), {}, ValueError, "single pixel"),
+        (np.full((8, 8), 7, np.uint16), {}, ValueError, "constant"),
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), {}, ValueError, "NaN or infinite"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), {}, ValueError, "NaN or infinite"),
+        (np.ones((4, 4), np.complex64), {}, TypeError, "complex"),
+        (np.array([["a", "b"], ["c", "d"]]), {}, TypeError, "not numeric"),
+        (np.zeros((2, 2, 2, 2, 2, 2)), {}, ValueError, "at most 5"),
+        (np.arange(16.0).reshape(4, 4), {"channel_axis": 2}, ValueError, "out of range"),
+        (np.arange(16.0).reshape(4, 4), {"channel_axis": 1.5}, TypeError, "channel_axis"),
+        (
+            np.arange(64.0).reshape(4, 4, 4),
+            {"channel_axis": 0, "normalize": "x"},
+            ValueError,
+            "normalize",
+        ),
+        (np.arange(8.0).reshape(2, 4), {"channel_axis": 0}, ValueError, "two spatial"),
+        (
+            np.random.default_rng(0).random((40, 40, 40)),
+            {"channel_axis": 0},
+            ValueError,
+            "channels are supported",
+        ),
+        (np.arange(16.0).reshape(4, 4), {"seed": -1}, ValueError, "seed"),
+        (np.arange(16.0).reshape(4, 4), {"seed": 1.5}, TypeError, "seed"),
+    ],
+    ids=[
+        "empty",
+        "one-pixel",
+        "constant",
+        "nan",
+        "inf",
+        "complex",
+        "strings",
+        "six-dims",
+        "channel-axis-out-of-range",
+        "channel-axis-not-int",
+        "unknown-normalize",
+        "one-spatial-dim",
+        "too-many-channels",
+        "negative-seed",
+        "float-seed",
+    ],
+)
+def test_bad_image_gets_clear_error(image, kwargs, error, message):
+    before = image.copy()
+    with pytest.raises(error, match=message):
+        _segment_kmeans(image, **kwargs)
+    np.testing.assert_array_equal(image, before)
+
+
+def test_unknown_method_lists_the_available_ones():
+    with pytest.raises(ValueError, match=r"available methods: .*kmeans"):
+        us.segment(np.eye(4), "watershed")
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ({"n_clusters": 0}, ValueError, "out of range"),
+        ({"n_clusters": 2.5}, ValueError, "whole number"),
+        ({"n_clusters": "many"}, TypeError, "must be a number"),
+        ({"n_clusters": float("nan")}, ValueError, "NaN"),
+        ({"clusters": 3}, ValueError, "no parameter 'clusters'.*n_clusters"),
+    ],
+)
+def test_bad_parameters_get_clear_errors(params, error, message):
+    with pytest.raises(error, match=message):
+        us.segment(np.eye(4), "kmeans", **params)
+
+
+def test_bad_choice_parameter_lists_choices():
+    with pytest.raises(ValueError, match="one of full, tied, diag, spherical"):
+        us.segment(np.eye(4), "gmm", covariance_type="round")
+
+
+def test_bool_image_is_accepted():
+    image = np.zeros((16, 16), bool)
+    image[:, 8:] = True
+    labels = _segment_kmeans(image)
+    assert set(np.unique(labels)) == {1, 2}
+
+
+def test_label_image_passed_as_image_is_segmented_by_value():
+    # The API cannot tell a label image from an image: its ids are treated as
+    # intensities (the widgets only offer Image layers).
+    labels_in = np.repeat(np.arange(4, dtype=np.int32), 16).reshape(8, 8) * 1000
+    labels = _segment_kmeans(labels_in)
+    assert labels.shape == labels_in.shape
+
+
+def test_negative_and_huge_integer_images_work():
+    image = np.zeros((16, 16), np.int64)
+    image[:, 8:] = 10**15
+    image[:4] = -(10**12)
+    labels = us.segment(image, "kmeans", n_clusters=3)
+    assert len(np.unique(labels)) == 3
+
+
+def test_job_that_does_not_fit_is_refused_with_advice(monkeypatch):
+    monkeypatch.setattr(_memory, "available_memory", lambda: 1024**2)  # 1 MiB free
+    image, _ = noisy_blocks(shape=(256, 256))
+    before = image.copy()
+    with pytest.raises(InsufficientMemoryError, match=r"would fit: crop the image"):
+        us.segment(image, "gmm", n_components=3)
+    np.testing.assert_array_equal(image, before)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_input_unchanged_after_successful_run(method):
+    image, _ = noisy_blocks(shape=(32, 32))
+    before = image.copy()
+    spec = us.available_methods()[method]
+    us.segment(image, method, **fast_params(spec))
+    assert image.tobytes() == before.tobytes()
+
+
+_dtypes = st.sampled_from(
+    [np.uint8, np.uint16, np.int16, np.int64, np.float32, np.float64, np.bool_, np.complex64]
+)
+
+
+@st.composite
+def arbitrary_images(draw):
+    dtype = np.dtype(draw(_dtypes))
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=9))
+    elements = None
+    if dtype.kind == "f":
+        elements = st.one_of(
+            st.floats(-1e6, 1e6, width=dtype.itemsize * 8),
+            st.sampled_from([np.nan, np.inf, -np.inf]),
+        )
+    image = draw(hnp.arrays(dtype, shape, elements=elements))
+    channel_axis = draw(st.one_of(st.none(), st.integers(-5, 4)))
+    return image, channel_axis
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=arbitrary_images(), method=st.sampled_from(METHODS), seed=st.integers(0, 2**16))
+def test_segment_returns_valid_labels_or_raises_clearly(data, method, seed):
+    image, channel_axis = data
+    before = image.copy()
+    spec = us.available_methods()[method]
+    try:
+        labels = us.segment(
+            image, method, channel_axis=channel_axis, seed=seed, **fast_params(spec)
+        )
+    except (ValueError, TypeError) as error:
+        assert str(error)  # a message, not a bare exception
+    else:
+        assert labels.dtype == np.int32
+        spatial = list(image.shape)
+        if channel_axis is not None:
+            del spatial[channel_axis]
+        elif image.ndim >= 3 and image.shape[-1] in (3, 4):
+            del spatial[-1]
+        assert labels.shape == tuple(spatial)
+        ids = np.unique(labels)
+        np.testing.assert_array_equal(ids, np.arange(1, ids.size + 1))
+    np.testing.assert_array_equal(image, before)
