@@ -1,0 +1,30 @@
+"""Peak memory of a CNN run, estimated before it starts (no torch import)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .infer import TILE_VALUES, downscaled_shape
+
+
+def _training_pixels(spatial_shape, params) -> int:
+    spatial = tuple(int(n) for n in spatial_shape)
+    if len(spatial) == 3 and params.get("stack_mode", "3d") == "reference":
+        planes = int(params.get("train_planes", 0) or 0)
+        n = spatial[0] if planes <= 0 else min(planes, spatial[0])
+        spatial = (n, *spatial[1:])
+    return int(np.prod(downscaled_shape(spatial, int(params.get("train_size", 0) or 0))))
+
+
+def estimate(spatial_shape, n_channels: int, params, device="auto") -> int:
+    """Bytes: training activations and gradients (about 4 + 4 x n_conv float32 maps of
+    ``n_channels`` per training pixel, twice for backward), the input copies, one
+    prediction tile and the int labels."""
+    pixels = int(np.prod(spatial_shape))
+    channels = int(params.get("n_channels", 100))
+    train = _training_pixels(spatial_shape, params)
+    per_train_pixel = 4 * channels * 2 * (4 + 4 * int(params.get("n_conv", 2)))
+    inputs = 2 * pixels * n_channels * 4
+    prediction = 4 * TILE_VALUES * 4 if train < pixels else 0
+    labels = pixels * (4 + 8 * 3)  # int32 labels, relabelling's int64 temporaries
+    return train * per_train_pixel + inputs + prediction + labels
