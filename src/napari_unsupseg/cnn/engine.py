@@ -114,8 +114,6 @@ def run_cnn(
     (2020, ``"fixed"``) or seed 003's ``"fsf"``/``"scf"``; ``n_clusters > 0`` labels
     pixels by k-means over the trained network's hidden features (cnn+kmeans).
     """
-    from .net import build_net
-
     dev = resolve_device(device)
     if min_labels == "auto":
         min_labels = auto_min_labels(features)
@@ -135,12 +133,11 @@ def run_cnn(
         min_labels = n_classes  # as in Kim et al.: one label per scribble class
         scribble_tensor = torch.from_numpy(targets).to(dev)
 
-    superpixels, n_sp = None, 0
-    if refinement == "superpixel":
-        superpixels, n_sp = _superpixels(x, full_spatial, train_spatial, n_superpixels, compactness)
-        superpixels = superpixels.to(dev)
+    n_samples = layout.samples.shape[0]
 
-    net = build_net(x.shape[1], n_channels, n_conv, layout.net_ndim, seed).to(dev)
+    def preview(target, batch):
+        return _preview(target, layout.train_index, n_samples, full_spatial)
+
     config = TrainConfig(
         max_iter=max_iter,
         min_labels=int(min_labels),
@@ -153,40 +150,75 @@ def run_cnn(
         p=p,
         scribble_weight=scribble_weight,
     )
-    n_samples = layout.samples.shape[0]
+    superpixel_scale = float(np.prod(train_spatial)) / float(np.prod(full_spatial))
+    net, result = fit(
+        x,
+        config,
+        net_ndim=layout.net_ndim,
+        n_channels=n_channels,
+        n_conv=n_conv,
+        seed=seed,
+        reporter=reporter,
+        preview=preview,
+        scribbles=scribble_tensor,
+        superpixels=(n_superpixels * superpixel_scale, compactness)
+        if refinement == "superpixel"
+        else None,
+    )
+    exact = train_spatial == full_spatial and len(layout.train_index) == n_samples
+    if n_clusters <= 0 and exact:
+        labels = result.target.cpu().numpy().astype(np.int32)
+        return labels.reshape(features.shape[:-1])
+    labels = predict(net, x, layout.samples, n_clusters, max_samples, seed, dev, reporter)
+    return np.stack(labels).reshape(features.shape[:-1])
 
-    def preview(target, batch):
-        return _preview(target, layout.train_index, n_samples, full_spatial)
 
+def fit(
+    x,
+    config: TrainConfig,
+    *,
+    net_ndim: int,
+    n_channels: int,
+    n_conv: int,
+    seed: int,
+    reporter=None,
+    preview=None,
+    scribbles=None,
+    superpixels: tuple[float, float] | None = None,
+):
+    """Build the seeded network for ``x`` (batch, channels, *spatial) and train it.
+
+    ``superpixels=(n_segments per sample, compactness)`` turns on Kanezaki's
+    refinement, with SLIC computed once on the training input. Returns (net, result).
+    """
+    from .net import build_net
+
+    sp, n_sp = None, 0
+    if superpixels is not None:
+        sp, n_sp = _superpixels(x, *superpixels)
+        sp = sp.to(x.device)
+    net = build_net(x.shape[1], n_channels, n_conv, net_ndim, seed).to(x.device)
     result = train(
         net,
         x,
         config,
         reporter=reporter,
         preview=preview,
-        scribbles=scribble_tensor,
-        superpixels=superpixels,
+        scribbles=scribbles,
+        superpixels=sp,
         n_superpixels=n_sp,
         seed=seed,
     )
-    exact = train_spatial == full_spatial and len(layout.train_index) == n_samples
-    if n_clusters <= 0 and exact:
-        labels = result.target.cpu().numpy().astype(np.int32)
-        return labels.reshape(features.shape[:-1])
-    return _predict(net, x, layout, n_clusters, max_samples, seed, dev, reporter).reshape(
-        features.shape[:-1]
-    )
+    return net, result
 
 
-def _superpixels(x, full_spatial, train_spatial, n_superpixels, compactness):
+def _superpixels(x, n_segments: float, compactness: float):
     import torch
 
     from .refine import compute_superpixels
 
     samples = np.moveaxis(x.cpu().numpy(), 1, -1)
-    scale = float(np.prod(train_spatial)) / float(np.prod(full_spatial))
-    n_segments = max(1, round(n_superpixels * scale))
-    ids, n = compute_superpixels(samples, n_segments, compactness)
+    ids, n = compute_superpixels(samples, max(1, round(n_segments)), compactness)
     return torch.from_numpy(ids), n
 
 
@@ -205,8 +237,12 @@ def _freeze_batches(x):
     return [x[i : i + step] for i in range(0, x.shape[0], step)]
 
 
-def _predict(net, x, layout, n_clusters, max_samples, seed, device, reporter) -> np.ndarray:
-    """Freeze BatchNorm on the training input, then label every sample, tile by tile."""
+def predict(net, x, samples, n_clusters, max_samples, seed, device, reporter) -> list:
+    """Freeze BatchNorm on the training input ``x``, then label every sample (channel-last
+    numpy, any size) at full resolution, tile by tile; returns one int32 array each.
+
+    With ``n_clusters > 0`` a pixel's label is its nearest k-means centroid of the
+    hidden features (fitted on the training input) instead of the argmax."""
     import torch
 
     from .net import freeze_batchnorm, halo, split_head
@@ -231,12 +267,9 @@ def _predict(net, x, layout, n_clusters, max_samples, seed, device, reporter) ->
             return net(tile).argmax(dim=1)
 
     check = reporter.check if reporter is not None else None
-    out = np.stack(
-        [
-            map_tiles(fn, sample, halo(net), n_channels, device, on_tile=check)
-            for sample in layout.samples
-        ]
-    )
+    out = [
+        map_tiles(fn, sample, halo(net), n_channels, device, on_tile=check) for sample in samples
+    ]
     if reporter is not None:
         reporter.update(1, 1, stage="predicting")
     return out
