@@ -8,6 +8,7 @@ from ._api import segment
 from ._memory import InsufficientMemoryError
 from ._progress import Progress, SegmentationCancelled
 from ._registry import MethodSpec, Param, available_methods
+from .cnn.reference import segment_series
 
 __version__ = "0.1.0"
 
@@ -20,4 +21,5 @@ __all__ = [
     "__version__",
     "available_methods",
     "segment",
+    "segment_series",
 ]
