@@ -1,0 +1,474 @@
+"""Benchmark methods on a dataset with ground truth: quality, time and memory per method.
+
+A dataset is a folder with ``images/*.jpg|png|tif`` and ``groundtruth/<stem>.npz``
+holding a stack of annotators' label images (key ``segs``: the BSDS500 layout). Each
+image is segmented with :func:`napari_unsupseg.segment` and scored with
+:func:`napari_unsupseg.evaluation.evaluate`, the same code paths users run.
+
+Pooling, as the papers do (GUIDE §3): every ground-truth segment gets its best IoU over
+the predicted segments (split into 4-connected components). *All* averages those IoUs
+over every segment of every annotator of every image; *Fine* keeps, per image, the
+annotator with the most segments, *Coarse* the one with the fewest, pooled over images.
+
+Time: wall seconds of the ``segment()`` call alone (reading and scoring excluded),
+after one untimed warm-up call per method on a 64×64 crop, so that importing
+scikit-learn or torch is not charged to the first image.
+
+Memory, per ``segment()`` call: the process's peak resident set size during the call
+(Linux: VmHWM, reset before each call through ``/proc/self/clear_refs``; elsewhere the
+process's lifetime maximum, which only grows); and, when asked (``trace_memory``), the
+tracemalloc peak of a second, untimed call (numpy and Python allocations; torch's own
+allocator is not traced). Tracing is kept out of the timed call because it slows
+allocation-heavy code such as scikit-learn's k-means by up to half.
+
+Usage from a script::
+
+    from napari_unsupseg.bench import parse_method_spec, run_bench
+    result = run_bench("data", [parse_method_spec("kmeans:n_clusters=6")], limit=5)
+    print(result.markdown)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import IMAGE_SUFFIXES, atomic_write, read_image, read_labels
+
+MIB = 1024 * 1024
+SUMMARY_FIELDS = (
+    "method",
+    "images",
+    "failed",
+    "miou_all",
+    "miou_fine",
+    "miou_coarse",
+    "covering",
+    "seconds_mean",
+    "seconds_median",
+    "tracemalloc_peak_mib",
+    "peak_rss_mib",
+)
+IMAGE_FIELDS = (
+    "image",
+    "method",
+    "status",
+    "error",
+    "seconds",
+    "n_labels",
+    "n_annotators",
+    "miou_all",
+    "miou_fine",
+    "miou_coarse",
+    "covering",
+    "rand_index",
+    "vi",
+    "tracemalloc_peak_mib",
+    "peak_rss_mib",
+)
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    """One column of the comparison: a method with some of its parameters set."""
+
+    label: str
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_method_spec(text: str) -> MethodRun:
+    """``"kmeans"`` or ``"kmeans:n_clusters=6,spatial_weight=1"`` to a :class:`MethodRun`;
+    values are checked by the method's own parameter rules."""
+    from ._registry import get_method
+
+    name, _, settings = text.strip().partition(":")
+    spec = get_method(name.strip())
+    params: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in settings.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"method spec {text!r}: expected KEY=VALUE, got {item!r}")
+        if key not in spec.defaults:
+            spec.resolve({key: value})  # raises, naming the method's parameters
+        if spec.param(key).kind == "array":
+            raise ValueError(f"method spec {text!r}: {key!r} cannot be set in a benchmark")
+        params[key] = spec.param(key).validate(value)
+    return MethodRun(label=text.strip(), method=spec.name, params=params)
+
+
+def find_dataset(data_dir, limit: int | None = None) -> list[tuple[Path, Path]]:
+    """(image, ground-truth .npz) pairs of a dataset folder, sorted by name."""
+    data_dir = Path(data_dir)
+    images_dir, truth_dir = data_dir / "images", data_dir / "groundtruth"
+    for folder in (images_dir, truth_dir):
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"{data_dir} is not a benchmark dataset: {folder} is missing (expected "
+                "images/ and groundtruth/<stem>.npz)"
+            )
+    images = sorted(
+        p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
+    if not images:
+        raise FileNotFoundError(f"no images (jpg, png, tif) in {images_dir}")
+    if limit is not None:
+        images = images[:limit]
+    return [(image, truth_dir / f"{image.stem}.npz") for image in images]
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+class PeakRSS:
+    """Peak resident memory of this process over a stretch of code."""
+
+    _CLEAR = Path("/proc/self/clear_refs")
+    _STATUS = Path("/proc/self/status")
+
+    def __init__(self):
+        self.resettable = self._reset()
+
+    def _reset(self) -> bool:
+        try:
+            self._CLEAR.write_text("5")  # Linux: resets VmHWM to the current RSS
+            return True
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        if self.resettable:
+            self._reset()
+
+    def peak_bytes(self) -> int:
+        if self.resettable:
+            for line in self._STATUS.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak) * (1 if sys.platform == "darwin" else 1024)
+
+
+def measured_segment(image, run: MethodRun, *, seed: int, device: str, rss: PeakRSS):
+    """``segment()`` with its wall time and the process's peak RSS during the call."""
+    from ._api import segment
+
+    rss.start()
+    start = time.perf_counter()
+    labels = segment(image, run.method, seed=seed, device=device, **run.params)
+    seconds = time.perf_counter() - start
+    return labels, seconds, rss.peak_bytes()
+
+
+def traced_peak(image, run: MethodRun, *, seed: int, device: str) -> int:
+    """tracemalloc's peak over a second, untimed ``segment()`` call (tracing slows
+    allocation-heavy code by up to half, so it never runs during the timed call)."""
+    from ._api import segment
+
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        segment(image, run.method, seed=seed, device=device, **run.params)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+def warm_up(image, run: MethodRun, *, seed: int, device: str) -> None:
+    """One untimed call on a small crop, so first-call costs (importing scikit-learn or
+    torch, allocator and thread-pool start-up) do not land on the first image."""
+    from ._api import segment
+
+    crop = image[tuple(slice(0, 64) for _ in range(2))]
+    with contextlib.suppress(ValueError, TypeError, RuntimeError, MemoryError):
+        segment(crop, run.method, seed=seed, device=device, **run.params)  # errors: see timed call
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def annotator_ious(labels: np.ndarray, truth: np.ndarray) -> list[np.ndarray]:
+    """Per annotator, the best-match IoU of each of its segments (for pooling)."""
+    from .evaluation import best_match_ious
+
+    return list(best_match_ious(labels, truth))
+
+
+def pool(per_image: Sequence[Sequence[np.ndarray]]) -> dict[str, float]:
+    """mIoU All / Fine / Coarse from per-image lists of per-annotator IoU arrays."""
+    every, fine, coarse = [], [], []
+    for annotators in per_image:
+        if not annotators:
+            continue
+        sizes = [len(ious) for ious in annotators]
+        every.extend(annotators)
+        fine.append(annotators[int(np.argmax(sizes))])
+        coarse.append(annotators[int(np.argmin(sizes))])
+
+    def mean(arrays) -> float:
+        joined = np.concatenate(arrays) if arrays else np.empty(0)
+        return float(joined.mean()) if joined.size else float("nan")
+
+    return {"miou_all": mean(every), "miou_fine": mean(fine), "miou_coarse": mean(coarse)}
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class BenchResult:
+    summary: list[dict[str, Any]]
+    images: list[dict[str, Any]]
+    markdown: str
+    files: list[Path]
+
+    @property
+    def n_failed(self) -> int:
+        return sum(row["status"] != "ok" for row in self.images)
+
+
+def run_bench(
+    data_dir,
+    methods: Sequence[MethodRun | str],
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    outdir=None,
+    trace_memory: bool = False,
+    progress: bool = True,
+    command: Sequence[str] | None = None,
+) -> BenchResult:
+    """Segment and score every image with every method; write the tables to ``outdir``
+    (``bench.md``, ``bench.csv``, ``bench_images.csv``) when given."""
+    from tqdm.auto import tqdm
+
+    from .evaluation import evaluate
+
+    runs = [parse_method_spec(m) if isinstance(m, str) else m for m in methods]
+    labels_seen = [run.label for run in runs]
+    if not runs:
+        raise ValueError("no methods to benchmark")
+    if len(set(labels_seen)) != len(labels_seen):
+        raise ValueError(f"a method spec is given twice: {labels_seen}")
+    pairs = find_dataset(data_dir, limit)
+    rss = PeakRSS()
+    image_rows: list[dict[str, Any]] = []
+    pooled: dict[str, list[list[np.ndarray]]] = {run.label: [] for run in runs}
+    started = datetime.now(UTC)
+    warmed: set[str] = set()
+
+    with tqdm(total=len(pairs) * len(runs), unit="run", disable=not progress) as bar:
+        for image_path, truth_path in pairs:
+            try:
+                image = read_image(image_path)
+                truth = read_labels(truth_path)
+            except (ValueError, OSError) as error:
+                for run in runs:
+                    image_rows.append(_failed(image_path, run, error))
+                    bar.update(1)
+                continue
+            for run in runs:
+                bar.set_postfix_str(f"{image_path.stem} {run.label}", refresh=False)
+                row = {name: "" for name in IMAGE_FIELDS}
+                row.update(image=image_path.name, method=run.label, status="failed")
+                try:
+                    if run.label not in warmed:
+                        warm_up(image, run, seed=seed, device=device)
+                        warmed.add(run.label)
+                    labels, seconds, peak = measured_segment(
+                        image, run, seed=seed, device=device, rss=rss
+                    )
+                    traced = (
+                        traced_peak(image, run, seed=seed, device=device) if trace_memory else None
+                    )
+                    scores = evaluate(labels, truth)
+                    ious = annotator_ious(labels, truth)
+                except (ValueError, TypeError, MemoryError, RuntimeError) as error:
+                    image_rows.append(_failed(image_path, run, error))
+                    bar.update(1)
+                    continue
+                pooled[run.label].append(ious)
+                per_image = pool([ious])
+                row.update(
+                    status="ok",
+                    seconds=round(seconds, 4),
+                    n_labels=int(labels.max(initial=0)),
+                    n_annotators=len(ious),
+                    covering=_round(scores.get("covering")),
+                    rand_index=_round(scores.get("rand_index")),
+                    vi=_round(scores.get("vi")),
+                    tracemalloc_peak_mib="" if traced is None else round(traced / MIB, 1),
+                    peak_rss_mib=round(peak / MIB, 1),
+                    **{k: _round(v) for k, v in per_image.items()},
+                )
+                image_rows.append(row)
+                bar.update(1)
+
+    summary = [_summarise(run, image_rows, pooled[run.label]) for run in runs]
+    markdown = _markdown(
+        summary,
+        data_dir=data_dir,
+        n_images=len(pairs),
+        seed=seed,
+        device=device,
+        started=started,
+        command=command,
+        rss_resettable=rss.resettable,
+        trace_memory=trace_memory,
+    )
+    files: list[Path] = []
+    if outdir is not None:
+        outdir = Path(outdir)
+        files = [outdir / "bench.md", outdir / "bench.csv", outdir / "bench_images.csv"]
+        _write_text(files[0], markdown + "\n")
+        _write_text(files[1], _csv(summary, SUMMARY_FIELDS))
+        _write_text(files[2], _csv(image_rows, IMAGE_FIELDS))
+    return BenchResult(summary=summary, images=image_rows, markdown=markdown, files=files)
+
+
+def _round(value, digits: int = 4):
+    if value is None:
+        return ""
+    value = float(value)
+    return "" if np.isnan(value) else round(value, digits)
+
+
+def _failed(image_path: Path, run: MethodRun, error: BaseException) -> dict[str, Any]:
+    row = {name: "" for name in IMAGE_FIELDS}
+    row.update(image=image_path.name, method=run.label, status="failed", error=str(error))
+    return row
+
+
+def _summarise(run: MethodRun, rows: list[dict], ious: list[list[np.ndarray]]) -> dict:
+    mine = [r for r in rows if r["method"] == run.label]
+    ok = [r for r in mine if r["status"] == "ok"]
+    seconds = [r["seconds"] for r in ok]
+    traced = [r["tracemalloc_peak_mib"] for r in ok if r["tracemalloc_peak_mib"] != ""]
+    covering = [r["covering"] for r in ok if r["covering"] != ""]
+    pooled = pool(ious)
+    return {
+        "method": run.label,
+        "images": len(ok),
+        "failed": len(mine) - len(ok),
+        **{k: _round(v) for k, v in pooled.items()},
+        "covering": _round(np.mean(covering)) if covering else "",
+        "seconds_mean": round(statistics.fmean(seconds), 3) if seconds else "",
+        "seconds_median": round(statistics.median(seconds), 3) if seconds else "",
+        "tracemalloc_peak_mib": max(traced) if traced else "",
+        "peak_rss_mib": max((r["peak_rss_mib"] for r in ok), default=""),
+    }
+
+
+def machine_description() -> str:
+    """CPU model, core count, OS, Python and library versions (for the report)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    parts = [
+        f"{cpu}, {os.cpu_count()} logical cores",
+        platform.system(),
+        f"Python {sys.version.split()[0]}",
+    ]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        parts.append(f"torch {torch.__version__}")
+        if torch.cuda.is_available():
+            parts.append(f"GPU {torch.cuda.get_device_name(0)}")
+    from . import __version__
+
+    parts.append(f"napari-unsupseg {__version__}")
+    return "; ".join(parts)
+
+
+def _markdown(
+    summary, *, data_dir, n_images, seed, device, started, command, rss_resettable, trace_memory
+) -> str:
+    header = (
+        "| method | images | mIoU All | mIoU Fine | mIoU Coarse | covering | s/image mean "
+        "| s/image median | tracemalloc peak MiB | peak RSS MiB |"
+    )
+    lines = [
+        f"# Benchmark on {Path(data_dir).name} ({n_images} images)",
+        "",
+        header,
+        "|" + "---|" * 10,
+    ]
+    for row in summary:
+        cells = [
+            row["method"],
+            f"{row['images']}" + (f" ({row['failed']} failed)" if row["failed"] else ""),
+        ]
+        for key in SUMMARY_FIELDS[3:]:
+            value = row[key]
+            cells.append(
+                f"{value:.3f}"
+                if isinstance(value, float) and key.startswith(("miou", "cov"))
+                else str(value)
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    rss_note = (
+        "peak resident set size during the call (VmHWM reset before each call)"
+        if rss_resettable
+        else "the process's peak resident set size so far (cannot be reset on this system)"
+    )
+    trace_note = (
+        "tracemalloc peak of a second, untimed call (numpy and Python allocations, not torch's)"
+        if trace_memory
+        else "tracemalloc not run (--tracemalloc)"
+    )
+    lines += [
+        "",
+        "mIoU: best-match IoU of each ground-truth segment against the prediction split into "
+        "4-connected components; All pools every segment of every annotator of every image, "
+        "Fine the annotator with most segments per image, Coarse the one with fewest. "
+        "Covering: mean over images of the mean over annotators. Seconds: the segment() call "
+        "only, after an untimed warm-up call per method on a 64×64 crop. "
+        f"Memory: {trace_note}; {rss_note}; maximum over images.",
+        "",
+        f"- date: {started.isoformat(timespec='seconds')}",
+        f"- seed: {seed}; device: {device}",
+        f"- machine: {machine_description()}",
+    ]
+    if command:
+        lines.append(f"- command: `{' '.join(command)}`")
+    return "\n".join(lines)
+
+
+def _csv(rows: list[dict], fields: Sequence[str]) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in fields})
+    return text.getvalue()
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_write(path) as handle:
+        handle.write(text.encode())
