@@ -53,6 +53,7 @@ ROW_FIELDS = (
     "n_labels",
     "shape",
     "channel_axis",
+    "worker",
 )
 
 
@@ -193,6 +194,11 @@ def load_source(source: str) -> tuple[np.ndarray, int | None]:
     return image, channel_axis_from_axes(axes, image.ndim)
 
 
+def worker_name() -> str:
+    """``host:pid`` of the process doing the work (which node failed, in a cluster)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _error_text(error: BaseException) -> str:
     message = str(error) or type(error).__name__
     if isinstance(error, ValueError | TypeError):
@@ -217,7 +223,7 @@ def process_image(
 
     start = time.perf_counter()
     row: dict[str, Any] = {name: "" for name in ROW_FIELDS}
-    row.update(input=job.display, output=job.output, status="failed")
+    row.update(input=job.display, output=job.output, status="failed", worker=worker_name())
     if settings.overlay:
         row["overlay"] = job.overlay
     try:

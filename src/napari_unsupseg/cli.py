@@ -360,7 +360,7 @@ def _cmd_segment(args) -> int:
                     client = stack.enter_context(Client(cluster))
                     scheduler = f"LocalCluster({args.workers} workers, 1 thread each)"
                 else:
-                    client = stack.enter_context(Client(args.scheduler, timeout="20s"))
+                    client = stack.enter_context(Client(args.scheduler))
                     scheduler = args.scheduler
         except (OSError, TimeoutError, ValueError) as error:
             return _usage_error(f"cannot reach the Dask scheduler {args.scheduler}: {error}")

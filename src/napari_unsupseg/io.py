@@ -253,7 +253,7 @@ def write_labels(path, labels) -> Path:
         raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}")
     path = Path(path)
     with atomic_write(path) as handle:
-        tifffile.imwrite(handle, labels, compression="zlib")
+        tifffile.imwrite(handle, labels, photometric="minisblack", compression="zlib")
     return path
 
 

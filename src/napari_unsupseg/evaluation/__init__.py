@@ -1,0 +1,188 @@
+"""Scoring a segmentation against ground truth: the seeds' mIoU and the usual companions.
+
+Everything is computed from one contingency table per annotator (see
+``_contingency``), in O(pixels) time and memory whatever the label values are, for 2D
+images and 3D volumes alike. ``docs/evaluation.md`` explains every metric and when to
+use it.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ._boundary import boundary_scores
+from ._scores import Evaluation, check_thresholds
+
+__all__ = ["best_match_ious", "evaluate", "segment_table", "write_csv"]
+
+
+def evaluate(
+    labels,
+    ground_truth,
+    *,
+    split_components: bool = True,
+    ignore_background: bool = False,
+    thresholds=(0.5,),
+    boundary: bool = False,
+) -> dict:
+    """Score predicted ``labels`` against ``ground_truth``; return a dict of numbers.
+
+    Parameters
+    ----------
+    labels : array of int (bool, or float holding whole numbers, also accepted)
+        The prediction, 2D or 3D (any ndim >= 1). Label values are arbitrary ids:
+        negative or huge ones are fine, only equality matters.
+    ground_truth : array of int
+        One label image of the same shape, or a stack of annotators' label images
+        along a new first axis (``ground_truth.ndim == labels.ndim + 1``).
+    split_components : bool
+        Score every 4-connected (6-connected in 3D) component of each predicted label
+        as its own segment, as Kim et al. do
+        (``skimage.measure.label(pred, background=-1, connectivity=1)``). Clustering
+        methods give one label to many separate regions; without the split one
+        "segment" would be all the sky and all the water at once.
+    ignore_background : bool
+        Ground-truth label 0 means "not annotated / background", not a segment: its
+        pixels are excluded from every metric (no GT segment 0, and covering, Rand,
+        VI and ARE use only labelled pixels). A predicted segment's size still counts
+        all its pixels, so spilling into the background lowers its IoU, and a
+        predicted segment lying in the background is a false positive. Predicted
+        label 0 is then "no segment": never matched (as in StarDist).
+    thresholds : sequence of float in (0, 1]
+        IoU thresholds for the one-to-one matching scores.
+    boundary : bool
+        Also compute the boundary F-measure (slower: it needs geometry).
+
+    Returns
+    -------
+    dict
+        With G_i the ground-truth segments, S_j the predicted segments (after the
+        component split), n_ij = |G_i ∩ S_j| and IoU_ij = n_ij / |G_i ∪ S_j|:
+
+        - ``miou``: Kim et al.'s best-match IoU: every GT segment takes its best IoU over
+          all predicted segments (not one-to-one); mean over all GT segments of all
+          annotators pooled ("All").
+        - ``miou_fine`` / ``miou_coarse``: the same for the annotator with the most /
+          fewest segments only (first such annotator on ties).
+        - ``miou_hungarian``: one-to-one matching maximising the summed IoU; unmatched
+          GT segments score 0; mean over all GT segments of all annotators.
+        - ``covering``: Arbeláez's covering of the ground truth, Σ_i |G_i| max_j IoU_ij / N;
+          mean over annotators.
+        - ``rand_index``: 1 - (½Σa_i² + ½Σb_j² - Σn_ij²) / C(N, 2); mean over annotators
+          (the PRI with several).
+        - ``vi``, ``vi_split``, ``vi_merge``: variation of information in bits,
+          ``vi_split`` = H(S|G) (the prediction cuts GT segments), ``vi_merge`` = H(G|S)
+          (it merges them); mean over annotators.
+        - ``are_precision`` = Σn_ij²/Σb_j², ``are_recall`` = Σn_ij²/Σa_i² (adapted Rand;
+          the pair precision and recall the right way round, unlike scikit-image).
+        - ``seg``: Cell Tracking Challenge SEG: IoU with the predicted segment covering
+          more than half of G_i, 0 when none does; mean over GT segments.
+        - per threshold T (keys like ``"f1@0.5"``): ``tp@T``, ``fp@T``, ``fn@T`` from the
+          one-to-one matching of pairs with IoU >= T (StarDist: most matches, then
+          highest total IoU), summed over annotators; ``precision@T`` = TP/(TP+FP),
+          ``recall@T`` = TP/(TP+FN), ``f1@T``, ``pq@T`` = Σ matched IoU / (TP + FP/2 +
+          FN/2).
+        - ``boundary_precision``, ``boundary_recall``, ``boundary_f`` when ``boundary``.
+        - counts ``n_pred`` (predicted segments after the split), ``n_gt`` (GT segments
+          over all annotators), ``n_annotators``.
+
+    Inputs are never modified.
+    """
+    thresholds = check_thresholds(thresholds)
+    scored = Evaluation(
+        labels, ground_truth, split_components=split_components, ignore_background=ignore_background
+    )
+    result = scored.metrics(thresholds)
+    if boundary:
+        precision, recall, f = boundary_scores(
+            scored.labels, scored.gt_stack, scored.ignore_background
+        )
+        result.update(boundary_precision=precision, boundary_recall=recall, boundary_f=f)
+    return result
+
+
+def best_match_ious(
+    labels, ground_truth, *, split_components: bool = True, ignore_background: bool = False
+) -> list[np.ndarray]:
+    """Per annotator, the best-match IoU of each of its ground-truth segments.
+
+    Returns one float array per annotator (one array for a single label image), in
+    ascending ground-truth id order, with the definitions of :func:`evaluate`. This is
+    what a benchmark over many images pools, as the seeds do on BSDS500:
+
+    - **All**: concatenate the arrays of every annotator of every image; take the mean.
+    - **Fine**: per image keep only the longest array (the annotator with the most
+      segments; the first on ties); concatenate over images; mean.
+    - **Coarse**: likewise with the shortest array.
+
+    For one image ``evaluate(...)["miou"]`` equals the mean of the concatenated arrays.
+    """
+    scored = Evaluation(
+        labels, ground_truth, split_components=split_components, ignore_background=ignore_background
+    )
+    return [annotator.best_ious() for annotator in scored.annotators]
+
+
+def segment_table(
+    labels,
+    ground_truth,
+    *,
+    split_components: bool = True,
+    ignore_background: bool = False,
+    threshold: float = 0.5,
+) -> list[dict]:
+    """One row per ground-truth segment (per annotator): how well it was found.
+
+    Columns: ``annotator`` (0 for a single label image), ``gt_id``, ``size`` (pixels),
+    ``best_pred_id`` (the predicted label of the best-matching segment; with
+    ``split_components`` several components may share it; None when nothing
+    overlaps), ``iou`` (best-match IoU, as in ``miou``) and ``matched`` (whether the
+    segment is matched one-to-one at IoU >= ``threshold``, as in ``f1@threshold``).
+    Write it with :func:`write_csv`.
+    """
+    scored = Evaluation(
+        labels, ground_truth, split_components=split_components, ignore_background=ignore_background
+    )
+    return rows_of(scored, check_thresholds(threshold)[0])
+
+
+def rows_of(scored: Evaluation, threshold: float) -> list[dict]:
+    """The rows of :func:`segment_table` from an :class:`Evaluation` already made."""
+    rows = []
+    for index, annotator in enumerate(scored.annotators):
+        table = annotator.table
+        matched = np.zeros(table.gt_ids.size, dtype=bool)
+        matched[annotator.matching(threshold)[0]] = True
+        for row in np.flatnonzero(annotator.scored):
+            column = annotator.best_col[row]
+            rows.append(
+                {
+                    "annotator": index,
+                    "gt_id": table.gt_ids[row].item(),
+                    "size": int(table.gt_sizes[row]),
+                    "best_pred_id": scored.segment_ids[column].item() if column >= 0 else None,
+                    "iou": float(annotator.best_iou[row]),
+                    "matched": bool(matched[row]),
+                }
+            )
+    return rows
+
+
+def write_csv(path, rows) -> Path:
+    """Write rows (a list of dicts, e.g. :func:`segment_table`) or a metrics dict to CSV.
+
+    A metrics dict becomes two columns, ``metric`` and ``value``. Returns the path.
+    """
+    if isinstance(rows, dict):
+        rows = [{"metric": key, "value": value} for key, value in rows.items()]
+    rows = list(rows)
+    path = Path(path)
+    fields = list(rows[0]) if rows else ["metric", "value"]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
