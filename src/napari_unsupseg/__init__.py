@@ -9,6 +9,7 @@ from ._memory import InsufficientMemoryError
 from ._progress import Progress, SegmentationCancelled
 from ._registry import MethodSpec, Param, available_methods
 from .cnn.reference import segment_series
+from .evaluation import best_match_ious, evaluate, segment_table, write_csv
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,10 @@ __all__ = [
     "SegmentationCancelled",
     "__version__",
     "available_methods",
+    "best_match_ious",
+    "evaluate",
     "segment",
     "segment_series",
+    "segment_table",
+    "write_csv",
 ]
