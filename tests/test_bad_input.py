@@ -1,7 +1,14 @@
 """Bad input gets a clear ValueError/TypeError and the caller's array is untouched.
 
-Each test here backs a row of docs/bad-inputs.md.
+Each test here backs a row of docs/bad-inputs.md (the last test checks that every test
+the table names exists).
 """
+
+import ast
+import gc
+import re
+import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import napari_unsupseg as us
-from napari_unsupseg import InsufficientMemoryError, _memory
+from napari_unsupseg import InsufficientMemoryError, SegmentationCancelled, _memory
 from synthetic import fast_params, noisy_blocks
 
 METHODS = list(us.available_methods())
@@ -48,6 +55,8 @@ def _segment_kmeans(image, **kwargs):
         ),
         (np.arange(16.0).reshape(4, 4), {"seed": -1}, ValueError, "seed"),
         (np.arange(16.0).reshape(4, 4), {"seed": 1.5}, TypeError, "seed"),
+        (np.arange(16).reshape(4, 4).astype("timedelta64[s]"), {}, TypeError, "durations"),
+        (np.array([[0.0, 1e300], [1.0, 2.0]]), {"normalize": "none"}, ValueError, "too large"),
     ],
     ids=[
         "empty",
@@ -65,6 +74,8 @@ def _segment_kmeans(image, **kwargs):
         "too-many-channels",
         "negative-seed",
         "float-seed",
+        "timedelta",
+        "too-large-for-float32-unnormalized",
     ],
 )
 def test_bad_image_gets_clear_error(image, kwargs, error, message):
@@ -86,6 +97,8 @@ def test_unknown_method_lists_the_available_ones():
         ({"n_clusters": 2.5}, ValueError, "whole number"),
         ({"n_clusters": "many"}, TypeError, "must be a number"),
         ({"n_clusters": float("nan")}, ValueError, "NaN"),
+        ({"n_clusters": float("inf")}, ValueError, "finite"),
+        ({"spatial_weight": float("inf")}, ValueError, "finite"),
         ({"clusters": 3}, ValueError, "no parameter 'clusters'.*n_clusters"),
     ],
 )
@@ -120,6 +133,15 @@ def test_negative_and_huge_integer_images_work():
     image[:4] = -(10**12)
     labels = us.segment(image, "kmeans", n_clusters=3)
     assert len(np.unique(labels)) == 3
+
+
+def test_values_at_the_float64_limits_are_not_mistaken_for_a_constant_image():
+    big = np.finfo(np.float64).max
+    image = np.zeros((16, 16))
+    image[:, :8] = -big
+    image[:, 8:] = big
+    labels = _segment_kmeans(image)
+    assert (labels[:, :8] == labels[0, 0]).all() and (labels[:, 8:] != labels[0, 0]).all()
 
 
 def test_job_that_does_not_fit_is_refused_with_advice(monkeypatch):
@@ -183,3 +205,145 @@ def test_segment_returns_valid_labels_or_raises_clearly(data, method, seed):
         ids = np.unique(labels)
         np.testing.assert_array_equal(ids, np.arange(1, ids.size + 1))
     np.testing.assert_array_equal(image, before)
+
+
+# ---------------------------------------------------------------- out of memory
+
+
+class _Activations:
+    """Stands for the GPU tensors a failed run leaves in its frames."""
+
+
+@pytest.fixture
+def cnn_raising(monkeypatch):
+    """Make the 'cnn' engine hold some 'activations' and then raise ``error``.
+
+    Returns (set_error, weak reference to the last run's activations).
+    """
+    import napari_unsupseg.cnn.methods as cnn_methods
+
+    state = {"error": None, "held": None}
+
+    def engine(features, **_):
+        activations = _Activations()
+        state["held"] = weakref.ref(activations)
+        raise state["error"]
+
+    monkeypatch.setattr(cnn_methods, "cnn", engine)
+    return state
+
+
+def _cuda_out_of_memory():
+    import torch
+
+    return torch.cuda.OutOfMemoryError(
+        "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)"
+    )
+
+
+@pytest.mark.parametrize(
+    "make_error",
+    [_cuda_out_of_memory, lambda: RuntimeError("CUDA error: out of memory")],
+    ids=["torch-OutOfMemoryError", "runtime-error-text"],
+)
+def test_cuda_out_of_memory_becomes_plain_advice_and_frees_gpu_memory(
+    cnn_raising, monkeypatch, make_error
+):
+    import torch
+
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    cnn_raising["error"] = make_error()
+    image, _ = noisy_blocks(shape=(32, 32))
+    before = image.copy()
+
+    with pytest.raises(InsufficientMemoryError) as caught:
+        us.segment(image, "cnn", device="cuda", max_iter=2, n_channels=8)
+
+    message = str(caught.value)
+    assert "ran out of GPU memory" in message and "device='cpu'" in message
+    assert "Tried to allocate" not in message and "Traceback" not in message
+    assert emptied, "torch.cuda.empty_cache was not called"
+    # The activations are gone although the error (and its cause) is still alive.
+    assert caught.value.__cause__ is not None
+    gc.collect()
+    assert cnn_raising["held"]() is None, "the failed run's frames still hold its tensors"
+    assert image.tobytes() == before.tobytes()
+
+
+def test_cpu_allocation_failure_in_torch_says_main_memory(cnn_raising):
+    cnn_raising["error"] = RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:114] DefaultCPUAllocator: can't allocate memory"
+    )
+    with pytest.raises(InsufficientMemoryError, match="main memory is full"):
+        us.segment(noisy_blocks(shape=(16, 16))[0], "cnn", device="cpu", max_iter=2)
+
+
+def test_engine_memory_error_keeps_its_own_advice(cnn_raising):
+    cnn_raising["error"] = InsufficientMemoryError("needs 9 GiB; About 10% would fit: crop")
+    with pytest.raises(InsufficientMemoryError) as caught:
+        us.segment(noisy_blocks(shape=(16, 16))[0], "cnn", max_iter=2)
+    assert str(caught.value) == "needs 9 GiB; About 10% would fit: crop"
+
+
+def test_other_runtime_errors_are_not_called_memory_errors(cnn_raising):
+    cnn_raising["error"] = RuntimeError("CUDA error: device-side assert triggered")
+    with pytest.raises(RuntimeError, match="device-side assert") as caught:
+        us.segment(noisy_blocks(shape=(16, 16))[0], "cnn", max_iter=2)
+    assert not isinstance(caught.value, MemoryError)
+
+
+# ---------------------------------------------------------------- cancelled runs
+
+
+@pytest.mark.parametrize("method", ["kmeans", "cnn"])
+def test_cancelled_run_raises_cancelled_and_leaves_input_untouched(method):
+    image, _ = noisy_blocks(shape=(32, 32))
+    before = image.copy()
+    events = []
+
+    def progress(event):
+        events.append(event)
+        return len(events) >= 2  # stop at the second progress event
+
+    spec = us.available_methods()[method]
+    params = {**fast_params(spec), "max_iter": 50} if spec.uses_torch else fast_params(spec)
+    with pytest.raises(SegmentationCancelled):
+        us.segment(image, method, progress=progress, should_stop=lambda: bool(events), **params)
+    assert image.tobytes() == before.tobytes()
+
+
+# ---------------------------------------------------------------- the docs table
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md"
+_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
+
+
+def _test_functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+
+
+def test_every_row_of_the_bad_input_table_names_tests_that_exist():
+    lines = DOC.read_text().splitlines()
+    separator = [bool(re.fullmatch(r"\|[-:| ]+\|", line.strip())) for line in lines]
+    body = [
+        line
+        for index, line in enumerate(lines)
+        if line.startswith("|")
+        and not separator[index]
+        and not (index + 1 < len(lines) and separator[index + 1])  # a header row
+    ]
+    assert len(body) >= 30, "the bad-input tables are missing or short"
+    root = DOC.parents[1]
+    for row in body:
+        references = _REFERENCE.findall(row)
+        assert references, f"row names no test: {row}"
+        for file, name in references:
+            assert (root / file).is_file(), f"{file} (named in docs/bad-inputs.md) is missing"
+            assert name in _test_functions(root / file), f"{file}::{name} does not exist"

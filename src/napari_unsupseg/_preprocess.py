@@ -39,6 +39,11 @@ def _check_dtype(image: np.ndarray) -> np.ndarray:
         raise TypeError("complex images are not supported: pass np.abs(image) or its real part")
     if image.dtype == bool:
         return image.astype(np.float32)
+    if image.dtype.kind in "mM":  # numpy counts timedelta64 as an integer type
+        raise TypeError(
+            f"image dtype {image.dtype} holds dates or durations, not intensities: "
+            "expected integers, floats or booleans"
+        )
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
         raise TypeError(
             f"image dtype {image.dtype} is not numeric: expected integers, floats or booleans"
@@ -117,6 +122,11 @@ def prepare_image(
             )
 
     features = _normalize(data, original_dtype, normalize)
+    if normalize == "none" and not np.isfinite(features).all():
+        raise ValueError(
+            "image values are too large for 32-bit floats with normalize='none': "
+            "use normalize='auto' or 'minmax'"
+        )
     if not np.any(
         features.max(axis=tuple(range(features.ndim - 1)))
         > features.min(axis=tuple(range(features.ndim - 1)))
@@ -132,7 +142,8 @@ def prepare_image(
 
 def _normalize(data: np.ndarray, dtype: np.dtype, mode: str) -> np.ndarray:
     if mode == "none":
-        return data.astype(np.float32)
+        with np.errstate(over="ignore"):  # too large for float32: caught by the caller
+            return data.astype(np.float32)
     if mode == "auto":
         if dtype == np.uint8:
             return data.astype(np.float32) / np.float32(255.0)
@@ -158,6 +169,7 @@ def _normalize(data: np.ndarray, dtype: np.dtype, mode: str) -> np.ndarray:
     else:
         low = flat.min(axis=0).astype(np.float64)
         high = flat.max(axis=0).astype(np.float64)
-    span = np.where(high > low, high - low, 1.0)
-    scaled = (data.astype(np.float64) - low) / span
+    # Halved so that values near the float64 limits cannot overflow to inf.
+    span = np.where(high > low, high / 2 - low / 2, 1.0)
+    scaled = (data.astype(np.float64) / 2 - low / 2) / span
     return np.clip(scaled, 0.0, 1.0).astype(np.float32)

@@ -61,6 +61,8 @@ class Param:
             raise TypeError(f"parameter {self.name!r} must be a number, got {value!r}") from None
         if number != number:
             raise ValueError(f"parameter {self.name!r} must be a number, got NaN")
+        if number in (float("inf"), float("-inf")):
+            raise ValueError(f"parameter {self.name!r} must be a finite number, got {value!r}")
         if self.kind == "int":
             if number != int(number):
                 raise ValueError(f"parameter {self.name!r} must be a whole number, got {value!r}")

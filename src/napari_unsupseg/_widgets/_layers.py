@@ -77,9 +77,12 @@ def default_channel(layer):
     if layer.rgb:
         return RGB
     axis = layer.metadata.get("channel_axis") if isinstance(layer.metadata, dict) else None
-    ndim = len(data_shape(layer))
+    shape = data_shape(layer)
+    ndim = len(shape)
     if isinstance(axis, int | np.integer) and -ndim <= axis < ndim and ndim > 2:
-        return int(axis) % ndim
+        axis = int(axis) % ndim
+        if 1 < shape[axis] <= MAX_CHANNELS:  # only what the picker offers
+            return axis
     return None
 
 

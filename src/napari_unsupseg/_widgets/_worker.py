@@ -99,7 +99,8 @@ def describe_error(error: BaseException, source: str, method: str) -> str:
     """A message a user can act on, without a traceback."""
     text = str(error).strip() or type(error).__name__
     where = f"'{source}' with {method}"
-    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+    out_of_memory = type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower()
+    if isinstance(error, MemoryError) or out_of_memory:
         return (
             f"Not enough memory to segment {where}. {text}\n"
             "Try 'current plane' instead of the whole stack, a cropped image, or another device."

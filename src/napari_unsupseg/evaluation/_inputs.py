@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_INT64 = np.iinfo(np.int64)
-
 
 def as_labels(data, name: str) -> np.ndarray:
     """Return ``data`` as an integer array (never a modified original), or say what is wrong.
@@ -34,7 +32,8 @@ def as_labels(data, name: str) -> np.ndarray:
                 f"{name} must hold whole-number labels, found fractional values such as "
                 f"{example!r}: is this an intensity image rather than labels?"
             )
-        if array.min() < _INT64.min or array.max() > _INT64.max:
+        # The int64 maximum as a float rounds up to 2**63, which does not fit: use >=.
+        if float(array.min()) < -(2.0**63) or float(array.max()) >= 2.0**63:
             raise ValueError(f"{name} has values outside the 64-bit integer range")
         return array.astype(np.int64)
     raise TypeError(f"{name} must be an integer label image, got dtype {array.dtype}")
@@ -81,6 +80,8 @@ def predicted_segments(labels: np.ndarray, split_components: bool):
     if not split_components:
         segments, ids = compact(labels)
         return segments, ids
+    if labels.ndim > 3:  # skimage labels 1D-3D only
+        return _components_nd(labels)
     from skimage.measure import label
 
     safe = labels
@@ -94,4 +95,28 @@ def predicted_segments(labels: np.ndarray, split_components: bool):
     starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
     ids = np.empty(int(flat.max()) + 1, dtype=labels.dtype)
     ids[flat[starts]] = labels.ravel()[starts]
+    return segments, ids
+
+
+def _components_nd(labels: np.ndarray):
+    """Face-connected components of equal label for any ndim (a graph of neighbour
+    pixels with equal labels); numbered in raster order of their first pixel."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    index = np.arange(labels.size).reshape(labels.shape)
+    starts, ends = [], []
+    for axis in range(labels.ndim):
+        lower = [slice(None)] * labels.ndim
+        upper = [slice(None)] * labels.ndim
+        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
+        same = labels[tuple(lower)] == labels[tuple(upper)]
+        starts.append(index[tuple(lower)][same])
+        ends.append(index[tuple(upper)][same])
+    starts, ends = np.concatenate(starts), np.concatenate(ends)
+    graph = coo_matrix((np.ones(starts.size, np.int8), (starts, ends)), (labels.size,) * 2)
+    _, components = connected_components(graph, directed=False)
+    segments, _ = compact(components.reshape(labels.shape))
+    first = np.unique(segments.ravel(), return_index=True)[1]
+    ids = labels.ravel()[first]
     return segments, ids
