@@ -95,7 +95,16 @@ def evaluate(
     scored = Evaluation(
         labels, ground_truth, split_components=split_components, ignore_background=ignore_background
     )
-    result = scored.metrics(thresholds)
+    return metrics_of(scored, thresholds, boundary)
+
+
+def metrics_of(scored: Evaluation, thresholds=(0.5,), boundary: bool = False) -> dict:
+    """The dict of :func:`evaluate` from an :class:`Evaluation` already made.
+
+    Lets a caller that also wants :func:`rows_of` (the napari widget) build the
+    contingency tables once.
+    """
+    result = scored.metrics(check_thresholds(thresholds))
     if boundary:
         precision, recall, f = boundary_scores(
             scored.labels, scored.gt_stack, scored.ignore_background
