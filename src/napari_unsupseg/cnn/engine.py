@@ -26,6 +26,7 @@ from .infer import (
     nearest_upsample,
     resize_planes,
 )
+from .refine import REFINEMENTS, Superpixels, mode_per_superpixel
 from .train import TrainConfig, scribble_targets, train
 
 #: pixels per training step at most when freezing statistics over many samples
@@ -105,15 +106,21 @@ def run_cnn(
     refinement: str = "none",
     n_superpixels: int = 10000,
     compactness: float = 100.0,
+    graph_scale: float = 100.0,
+    refine_output: bool = False,
     n_clusters: int = 0,
     max_samples: int = 200_000,
 ) -> np.ndarray:
     """Train the papers' network on ``features`` and return integer labels.
 
-    ``refinement="superpixel"`` gives Kanezaki (2018); ``weighting`` picks Kim et al.
-    (2020, ``"fixed"``) or seed 003's ``"fsf"``/``"scf"``; ``n_clusters > 0`` labels
-    pixels by k-means over the trained network's hidden features (cnn+kmeans).
+    ``refinement="slic"`` with ``weighting="none"`` gives Kanezaki (2018); ``weighting``
+    picks Kim et al. (2020, ``"fixed"``) or seed 003's ``"fsf"``/``"scf"``;
+    ``refinement="graph"`` refines targets by Felzenszwalb segments instead, and
+    ``refine_output`` also gives every final superpixel (at full resolution) its most
+    frequent label; ``n_clusters > 0`` labels pixels by k-means over the trained
+    network's hidden features (cnn+kmeans).
     """
+    superpixels = superpixel_spec(refinement, n_superpixels, compactness, graph_scale)
     dev = resolve_device(device)
     if min_labels == "auto":
         min_labels = auto_min_labels(features)
@@ -145,12 +152,11 @@ def run_cnn(
         lr=lr,
         momentum=momentum,
         similarity_weight=similarity_weight,
-        weighting="none" if refinement == "superpixel" else weighting,
+        weighting=weighting,
         continuity_weight=continuity_weight,
         p=p,
         scribble_weight=scribble_weight,
     )
-    superpixel_scale = float(np.prod(train_spatial)) / float(np.prod(full_spatial))
     net, result = fit(
         x,
         config,
@@ -161,16 +167,30 @@ def run_cnn(
         reporter=reporter,
         preview=preview,
         scribbles=scribble_tensor,
-        superpixels=(n_superpixels * superpixel_scale, compactness)
-        if refinement == "superpixel"
-        else None,
+        superpixels=superpixels,
+        area_factor=float(np.prod(train_spatial)) / float(np.prod(full_spatial)),
     )
     exact = train_spatial == full_spatial and len(layout.train_index) == n_samples
     if n_clusters <= 0 and exact:
         labels = result.target.cpu().numpy().astype(np.int32)
-        return labels.reshape(features.shape[:-1])
-    labels = predict(net, x, layout.samples, n_clusters, max_samples, seed, dev, reporter)
-    return np.stack(labels).reshape(features.shape[:-1])
+    else:
+        labels = np.stack(
+            predict(net, x, layout.samples, n_clusters, max_samples, seed, dev, reporter)
+        )
+    if refine_output and superpixels is not None:
+        if reporter is not None:
+            reporter.update(0, 1, stage="refining by superpixels")
+        ids, n_ids = superpixels.compute(layout.samples)
+        labels = mode_per_superpixel(labels.reshape(ids.shape), ids, n_ids)
+    return labels.reshape(features.shape[:-1])
+
+
+def superpixel_spec(refinement, n_superpixels, compactness, graph_scale):
+    if refinement not in REFINEMENTS:
+        raise ValueError(f"refinement must be one of {', '.join(REFINEMENTS)}; got {refinement!r}")
+    if refinement == "none":
+        return None
+    return Superpixels(refinement, n_superpixels, compactness, graph_scale)
 
 
 def fit(
@@ -184,19 +204,23 @@ def fit(
     reporter=None,
     preview=None,
     scribbles=None,
-    superpixels: tuple[float, float] | None = None,
+    superpixels: Superpixels | None = None,
+    area_factor: float = 1.0,
 ):
     """Build the seeded network for ``x`` (batch, channels, *spatial) and train it.
 
-    ``superpixels=(n_segments per sample, compactness)`` turns on Kanezaki's
-    refinement, with SLIC computed once on the training input. Returns (net, result).
+    ``superpixels`` turns on Kanezaki's refinement, with superpixels computed once on
+    the training input (``area_factor``: its pixels over the full size). Returns
+    (net, result).
     """
     from .net import build_net
 
     sp, n_sp = None, 0
     if superpixels is not None:
-        sp, n_sp = _superpixels(x, *superpixels)
-        sp = sp.to(x.device)
+        import torch
+
+        ids, n_sp = superpixels.compute(np.moveaxis(x.cpu().numpy(), 1, -1), area_factor)
+        sp = torch.from_numpy(ids).to(x.device)
     net = build_net(x.shape[1], n_channels, n_conv, net_ndim, seed).to(x.device)
     result = train(
         net,
@@ -210,16 +234,6 @@ def fit(
         seed=seed,
     )
     return net, result
-
-
-def _superpixels(x, n_segments: float, compactness: float):
-    import torch
-
-    from .refine import compute_superpixels
-
-    samples = np.moveaxis(x.cpu().numpy(), 1, -1)
-    ids, n = compute_superpixels(samples, max(1, round(n_segments)), compactness)
-    return torch.from_numpy(ids), n
 
 
 def _preview(target, train_index, n_samples, full_spatial) -> np.ndarray:

@@ -10,14 +10,23 @@ from .engine import run_cnn
 
 
 def cnn(features, *, seed, device, reporter, **params):
-    """The recommended configuration: every knob of the 2020 family is a parameter."""
-    return run_cnn(features, seed=seed, device=device, reporter=reporter, **params)
+    """The recommended configuration: every knob of the 2020 family is a parameter, and
+    the superpixels that refine the targets also clean the final labels."""
+    return run_cnn(
+        features, seed=seed, device=device, reporter=reporter, refine_output=True, **params
+    )
 
 
 def cnn_superpixel(features, *, seed, device, reporter, **params):
     """Kanezaki (2018): cross-entropy against superpixel-refined labels, nothing else."""
     return run_cnn(
-        features, seed=seed, device=device, reporter=reporter, refinement="superpixel", **params
+        features,
+        seed=seed,
+        device=device,
+        reporter=reporter,
+        refinement="slic",
+        weighting="none",
+        **params,
     )
 
 

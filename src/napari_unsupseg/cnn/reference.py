@@ -20,12 +20,12 @@ from .._labels import relabel_by_size
 from .._preprocess import prepare_image
 from .._progress import CancelCheck, ProgressCallback, Reporter
 from .._registry import get_method
-from .engine import auto_min_labels, fit, predict, resize_planes, to_tensor
+from .engine import auto_min_labels, fit, predict, resize_planes, superpixel_spec, to_tensor
 from .infer import downscaled_shape
 from .train import TrainConfig
 
 _ENTRY_SETTINGS = {
-    "cnn_superpixel": {"refinement": "superpixel", "weighting": "none"},
+    "cnn_superpixel": {"refinement": "slic", "weighting": "none"},
     "cnn_continuity": {"weighting": "fixed"},
     "cnn_fsf": {"weighting": "fsf"},
     "cnn_scf": {"weighting": "scf"},
@@ -125,7 +125,7 @@ def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_s
         min_labels = auto_min_labels(
             np.concatenate([f.reshape(-1, f.shape[-1]) for f in train_feats])
         )
-    refinement = params.get("refinement", "none")
+
     config = TrainConfig(
         max_iter=params["max_iter"],
         min_labels=int(min_labels),
@@ -138,11 +138,13 @@ def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_s
         p=params.get("p", 15.0),
         batch_size=batch_size,
     )
-    superpixels = None
-    if refinement == "superpixel":
-        mean_pixels = float(np.mean([np.prod(f.shape[:2]) for f in train_feats]))
-        scale = float(np.prod(common)) / mean_pixels
-        superpixels = (params["n_superpixels"] * scale, params["compactness"])
+    superpixels = superpixel_spec(
+        params.get("refinement", "none"),
+        params.get("n_superpixels", 10000),
+        params.get("compactness", 100.0),
+        params.get("graph_scale", 100.0),
+    )
+    mean_pixels = float(np.mean([np.prod(f.shape[:2]) for f in train_feats]))
     net, _ = fit(
         x,
         config,
@@ -152,6 +154,7 @@ def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_s
         seed=seed,
         reporter=reporter,
         superpixels=superpixels,
+        area_factor=float(np.prod(common)) / mean_pixels,
     )
     return predict(
         net,

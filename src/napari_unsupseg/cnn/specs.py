@@ -126,12 +126,40 @@ def _common(n_channels=100, max_iter=1000, patience=0, train_size=0, min_labels=
 #: the recommended configuration's values (also used by cnn+kmeans)
 _RECOMMENDED = {"n_channels": 32, "max_iter": 300, "patience": 20, "train_size": 40_000}
 
+REFINEMENT = Param(
+    "refinement",
+    "graph",
+    "str",
+    "Superpixels that refine the targets and clean the final labels: graph "
+    "(Felzenszwalb, edge-following), slic, or none.",
+    choices=("graph", "slic", "none"),
+)
+GRAPH_SCALE = Param(
+    "graph_scale",
+    100.0,
+    "float",
+    "Graph superpixels: Felzenszwalb's scale; higher gives larger superpixels.",
+    min=1.0,
+    max=1e5,
+)
+
+
+def _n_superpixels(default=10000):
+    return Param("n_superpixels", default, "int", "SLIC superpixels (per full-size image).", min=1)
+
+
+COMPACTNESS = Param("compactness", 100.0, "float", "SLIC compactness: colour vs space.", min=1e-3)
+
 _CNN_PARAMS = (
     *_common(**_RECOMMENDED),
     SIMILARITY,
     WEIGHTING,
     CONTINUITY,
     _p(15.0),
+    REFINEMENT,
+    GRAPH_SCALE,
+    _n_superpixels(),
+    COMPACTNESS,
     SCRIBBLES,
     SCRIBBLE_WEIGHT,
 )
@@ -166,8 +194,8 @@ METHODS = (
         "Self-training CNN with SLIC superpixel refinement (Kanezaki 2018).",
         (
             *_common(),
-            Param("n_superpixels", 10000, "int", "SLIC superpixels (full image).", min=1),
-            Param("compactness", 100.0, "float", "SLIC compactness: colour vs space.", min=1e-3),
+            _n_superpixels(),
+            COMPACTNESS,
         ),
         "Kanezaki, ICASSP 2018",
     ),
