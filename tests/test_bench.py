@@ -25,10 +25,8 @@ def _dataset(root, n=3):
 def test_bench_writes_tables_with_pooled_scores(tmp_path, capsys):
     data = _dataset(tmp_path / "data")
     out = tmp_path / "out"
-    code = main(
-        ["bench", str(data), "--methods", "kmeans:n_clusters=4", "felzenszwalb", "-o", str(out)]
-        + ["-q"]
-    )
+    methods = ["kmeans:n_clusters=4", "felzenszwalb"]
+    code = main(["bench", str(data), "--methods", *methods, "-o", str(out), "-q"])
     assert code == EXIT_OK
     printed = capsys.readouterr().out
     assert "kmeans:n_clusters=4" in printed and "felzenszwalb" in printed
