@@ -32,3 +32,20 @@ def test_every_sample_loads_in_viewer(make_napari_viewer, sample):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-unsupseg", sample.key)
     assert len(viewer.layers) >= 1
+
+
+@pytest.mark.parametrize("widget", MANIFEST.contributions.widgets, ids=lambda w: w.display_name)
+def test_every_widget_opens_in_viewer(make_napari_viewer, widget):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-unsupseg", "cells")
+    dock, instance = viewer.window.add_plugin_dock_widget("napari-unsupseg", widget.display_name)
+    assert widget.display_name in dock.name
+    assert dock.isAncestorOf(instance.native)
+
+
+def test_widgets_sit_in_the_segment_and_measure_menus():
+    menus = MANIFEST.contributions.menus
+    segment = [item.command for item in menus["napari/layers/segment"]]
+    measure = [item.command for item in menus["napari/layers/measure"]]
+    assert segment == ["napari-unsupseg.segment_widget"]
+    assert measure == ["napari-unsupseg.evaluate_widget"]
