@@ -259,3 +259,9 @@ def test_engine_errors_come_back_as_a_notification(qtbot, make_napari_viewer, er
     assert len(errors) == 1 and "all background" in errors[0]
     assert_unchanged(viewer, before)
     assert widget._run_button.enabled
+
+
+def test_the_manifest_opens_the_widget(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-unsupseg", "Evaluate segmentation")
+    assert isinstance(widget, EvaluateWidget)

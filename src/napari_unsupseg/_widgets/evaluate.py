@@ -256,8 +256,14 @@ class EvaluateWidget(Container):
         layers.events.inserted.connect(self._on_inserted)
         for event in (layers.events.removed, layers.events.renamed):
             event.connect(self._refresh_layers)
+        self._closed = False
+        self.native.destroyed.connect(self._on_destroyed)
         self._pick_defaults()
         self._draw_plot()
+
+    def _on_destroyed(self, *_):
+        """A run that ends after the dock was closed must not touch deleted widgets."""
+        self._closed = True
 
     # ---------------------------------------------------------------- public API
     @property
@@ -355,7 +361,7 @@ class EvaluateWidget(Container):
         )
 
     def _on_returned(self, result: _Result) -> None:
-        if result.job is not self._job:
+        if result.job is not self._job or self._closed:
             return
         self._job = None
         self._run_button.enabled = True
@@ -372,6 +378,8 @@ class EvaluateWidget(Container):
 
     def _on_errored(self, error: BaseException) -> None:
         job, self._job = self._job, None
+        if self._closed:
+            return
         self._run_button.enabled = True
         self._status.value = "Failed: see the notification."
         names = f"'{job.prediction.name}' against '{job.ground_truth.name}'" if job else ""
