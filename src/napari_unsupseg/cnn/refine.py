@@ -16,6 +16,9 @@ REFINEMENTS = ("none", "slic", "graph")
 #: Felzenszwalb's smallest segment (pixels at full resolution) and smoothing
 GRAPH_MIN_SIZE = 20
 GRAPH_SIGMA = 0.8
+#: planes larger than this get graph superpixels from a strided copy (time and memory
+#: of the graph grow with pixels; a 4096x4096 plane is cut at 2048x2048)
+GRAPH_MAX_PIXELS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -86,20 +89,24 @@ def graph_superpixels(samples, scale: float, min_size: int) -> tuple[np.ndarray,
     ids unique across planes and samples, 0..n-1."""
     from skimage.segmentation import felzenszwalb
 
+    from .infer import nearest_upsample
+
     samples = np.asarray(samples)
     spatial = samples.shape[1:-1]
     planes = samples.reshape(-1, *spatial[-2:], samples.shape[-1])
     out = np.empty(planes.shape[:-1], dtype=np.int64)
     offset = 0
+    stride = max(1, int(np.ceil(np.sqrt(planes.shape[1] * planes.shape[2] / GRAPH_MAX_PIXELS))))
+    min_size = max(2, round(min_size / stride**2))
     for index, plane in enumerate(planes):
         ids = felzenszwalb(
-            plane.astype(np.float64),
+            plane[::stride, ::stride].astype(np.float64),
             scale=scale,
             sigma=GRAPH_SIGMA,
             min_size=min_size,
             channel_axis=-1,
         )
-        out[index] = ids + offset
+        out[index] = nearest_upsample(ids, plane.shape[:2]) + offset
         offset += int(ids.max()) + 1
     return out.reshape(samples.shape[:-1]), offset
 
