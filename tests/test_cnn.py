@@ -272,6 +272,31 @@ def test_continuity_loss_is_mean_abs_difference_of_vertical_and_horizontal_neigh
     assert float(continuity_loss(torch.from_numpy(r))) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    "shape", [(1, 5, 7, 9), (2, 3, 4, 5, 6), (1, 4, 1, 8)], ids=["2d", "3d", "one-row"]
+)
+@pytest.mark.parametrize("channels_last", [False, True], ids=["default", "channels-last"])
+def test_continuity_gradient_equals_autograds(shape, channels_last):
+    """The hand-written backward gives autograd's gradient of the one-line definition."""
+    from napari_unsupseg.cnn.losses import continuity_loss
+    from napari_unsupseg.cnn.net import channels_last as to_channels_last
+
+    r = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    if channels_last:
+        r = to_channels_last(r)
+    ours = r.clone().requires_grad_(True)
+    reference = r.clone().requires_grad_(True)
+    expected = sum(
+        (reference.narrow(d, 1, n - 1) - reference.narrow(d, 0, n - 1)).abs().mean()
+        for d, n in enumerate(reference.shape)
+        if d >= 2 and n > 1
+    )
+    (3 * continuity_loss(ours)).backward()
+    (3 * expected).backward()
+    assert torch.allclose(ours.grad, reference.grad, atol=1e-12)
+    assert torch.autograd.gradcheck(continuity_loss, (r[..., :3].clone().requires_grad_(True),))
+
+
 def test_scribble_loss_follows_kim_et_al():
     """0.5 x CE on scribbled pixels + CE against the argmax on the other pixels, each a
     mean over its own pixels (the authors' ``output[inds_sim]`` / ``output[inds_scr]``)."""

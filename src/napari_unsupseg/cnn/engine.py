@@ -213,7 +213,7 @@ def fit(
     the training input (``area_factor``: its pixels over the full size). Returns
     (net, result).
     """
-    from .net import build_net
+    from .net import build_net, channels_last
 
     sp, n_sp = None, 0
     if superpixels is not None:
@@ -222,6 +222,7 @@ def fit(
         ids, n_sp = superpixels.compute(np.moveaxis(x.cpu().numpy(), 1, -1), area_factor)
         sp = torch.from_numpy(ids).to(x.device)
     net = build_net(x.shape[1], n_channels, n_conv, net_ndim, seed).to(x.device)
+    x = channels_last(x)
     result = train(
         net,
         x,

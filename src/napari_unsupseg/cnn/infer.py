@@ -78,6 +78,8 @@ def map_tiles(fn, sample: np.ndarray, halo: int, n_channels: int, device, on_til
     ``on_tile()`` runs before each tile (a cancellation check)."""
     import torch
 
+    from .net import channels_last
+
     spatial = sample.shape[:-1]
     tile = tile_shape(spatial, n_channels)
     out = np.empty(spatial, dtype=np.int32)
@@ -94,7 +96,7 @@ def map_tiles(fn, sample: np.ndarray, halo: int, n_channels: int, device, on_til
             slice(s.start - o.start, s.stop - o.start) for s, o in zip(core, outer, strict=True)
         )
         block = np.ascontiguousarray(np.moveaxis(sample[outer], -1, 0))
-        x = torch.from_numpy(block).unsqueeze(0).to(device)
+        x = channels_last(torch.from_numpy(block).unsqueeze(0).to(device))
         with torch.no_grad():
             result = fn(x)[0]
         out[core] = result[crop].cpu().numpy()
