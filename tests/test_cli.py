@@ -185,6 +185,7 @@ def test_recursive_scan_and_name_clashes(tmp_path):
         (["-m", "kmeans", "EMPTY"], "no images found"),
         (["-m", "kmeans", "--sample", "moon"], "unknown sample 'moon'"),
         (["-m", "kmeans"], "nothing to segment"),
+        (["-m", "kmeans", "--sample", "coffee", "--workers", "-1"], "--workers must be 0"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, capsys, args, message):

@@ -49,3 +49,10 @@ def test_widgets_sit_in_the_segment_and_measure_menus():
     measure = [item.command for item in menus["napari/layers/measure"]]
     assert segment == ["napari-unsupseg.segment_widget"]
     assert measure == ["napari-unsupseg.evaluate_widget"]
+
+
+def test_a_sample_too_small_for_its_cells_says_so():
+    from napari_unsupseg.sample_data import cells_3d
+
+    with pytest.raises(ValueError, match="too small"):
+        cells_3d(shape=(8, 48, 48))

@@ -14,9 +14,10 @@ Time: wall seconds of the ``segment()`` call alone (reading and scoring excluded
 after one untimed warm-up call per method on a 64×64 crop, so that importing
 scikit-learn or torch is not charged to the first image.
 
-Memory, per ``segment()`` call: the process's peak resident set size during the call
-(Linux: VmHWM, reset before each call through ``/proc/self/clear_refs``; elsewhere the
-process's lifetime maximum, which only grows); and, when asked (``trace_memory``), the
+Memory, per ``segment()`` call: how far the process's resident set size rose above its
+level at the call's start (Linux: VmHWM, reset before each call through
+``/proc/self/clear_refs``; elsewhere the process's lifetime maximum, which only grows);
+and, when asked (``trace_memory``), the
 tracemalloc peak of a second, untimed call (numpy and Python allocations; torch's own
 allocator is not traced). Tracing is kept out of the timed call because it slows
 allocation-heavy code such as scikit-learn's k-means by up to half.
@@ -61,7 +62,7 @@ SUMMARY_FIELDS = (
     "seconds_mean",
     "seconds_median",
     "tracemalloc_peak_mib",
-    "peak_rss_mib",
+    "rss_added_mib",
 )
 IMAGE_FIELDS = (
     "image",
@@ -78,7 +79,7 @@ IMAGE_FIELDS = (
     "rand_index",
     "vi",
     "tracemalloc_peak_mib",
-    "peak_rss_mib",
+    "rss_added_mib",
 )
 
 
@@ -136,13 +137,16 @@ def find_dataset(data_dir, limit: int | None = None) -> list[tuple[Path, Path]]:
 
 
 class PeakRSS:
-    """Peak resident memory of this process over a stretch of code."""
+    """How far the resident memory of this process rose over a stretch of code: its
+    peak minus what was resident at the start (images, libraries, allocator caches
+    that earlier calls left behind), so that a call is charged only for itself."""
 
     _CLEAR = Path("/proc/self/clear_refs")
     _STATUS = Path("/proc/self/status")
 
     def __init__(self):
         self.resettable = self._reset()
+        self._baseline = 0
 
     def _reset(self) -> bool:
         try:
@@ -154,12 +158,19 @@ class PeakRSS:
     def start(self) -> None:
         if self.resettable:
             self._reset()
+            self._baseline = self._high_water_mark()
+
+    def _high_water_mark(self) -> int:
+        for line in self._STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
 
     def peak_bytes(self) -> int:
+        """Bytes the peak rose above the start (where VmHWM cannot be reset: the
+        process's lifetime peak)."""
         if self.resettable:
-            for line in self._STATUS.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+            return max(0, self._high_water_mark() - self._baseline)
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -167,7 +178,7 @@ class PeakRSS:
 
 
 def measured_segment(image, run: MethodRun, *, seed: int, device: str, rss: PeakRSS):
-    """``segment()`` with its wall time and the process's peak RSS during the call."""
+    """``segment()`` with its wall time and how far the process's RSS rose during it."""
     from ._api import segment
 
     rss.start()
@@ -319,7 +330,7 @@ def run_bench(
                     rand_index=_round(scores.get("rand_index")),
                     vi=_round(scores.get("vi")),
                     tracemalloc_peak_mib="" if traced is None else round(traced / MIB, 1),
-                    peak_rss_mib=round(peak / MIB, 1),
+                    rss_added_mib=round(peak / MIB, 1),
                     **{k: _round(v) for k, v in per_image.items()},
                 )
                 image_rows.append(row)
@@ -376,7 +387,7 @@ def _summarise(run: MethodRun, rows: list[dict], ious: list[list[np.ndarray]]) -
         "seconds_mean": round(statistics.fmean(seconds), 3) if seconds else "",
         "seconds_median": round(statistics.median(seconds), 3) if seconds else "",
         "tracemalloc_peak_mib": max(traced) if traced else "",
-        "peak_rss_mib": max((r["peak_rss_mib"] for r in ok), default=""),
+        "rss_added_mib": max((r["rss_added_mib"] for r in ok), default=""),
     }
 
 
@@ -411,7 +422,7 @@ def _markdown(
 ) -> str:
     header = (
         "| method | images | mIoU All | mIoU Fine | mIoU Coarse | covering | s/image mean "
-        "| s/image median | tracemalloc peak MiB | peak RSS MiB |"
+        "| s/image median | tracemalloc peak MiB | peak RSS added MiB |"
     )
     lines = [
         f"# Benchmark on {Path(data_dir).name} ({n_images} images)",
@@ -433,7 +444,8 @@ def _markdown(
             )
         lines.append("| " + " | ".join(cells) + " |")
     rss_note = (
-        "peak resident set size during the call (VmHWM reset before each call)"
+        "how far the resident set size rose above its level at the call's start (VmHWM "
+        "reset before each call)"
         if rss_resettable
         else "the process's peak resident set size so far (cannot be reset on this system)"
     )

@@ -202,8 +202,9 @@ def _add_bench(commands) -> None:
         "/ Coarse pooled over images (All: every ground-truth segment of every annotator; "
         "Fine: per image the annotator with most segments; Coarse: with fewest), mean "
         "covering, seconds per image (mean, median; the segment() call only, after one "
-        "untimed warm-up call per method on a 64x64 crop) and peak memory (the process's "
-        "peak RSS during the segment() call, from Linux's VmHWM reset before each call; "
+        "untimed warm-up call per method on a 64x64 crop) and peak memory (how far the "
+        "process's RSS rose above its level at the call's start, from Linux's VmHWM "
+        "reset before each call; "
         "with --tracemalloc also tracemalloc's peak of numpy and Python allocations). "
         "Writes bench.md, bench.csv (per method) and bench_images.csv (per image and "
         "method) to OUTDIR.",
@@ -314,7 +315,7 @@ def _cmd_segment(args) -> int:
     from .io import remove_stale_temp_files
 
     if args.workers < 0:
-        return _usage_error("--workers must be at least 1")
+        return _usage_error("--workers must be 0 (serial, the default) or a number of workers")
     try:
         _check_seed(args.seed)
         params = parse_params(args.method, args.param)
