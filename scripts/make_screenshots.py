@@ -28,7 +28,7 @@ PNG_COLOURS = 192
 
 #: file name -> what it shows (every file this script writes, in docs/images/)
 SCREENSHOTS = {
-    "segment-widget-coffee.png": "the segmentation widget after a short 'cnn' run on coffee",
+    "segment-widget-coffee.png": "the segmentation widget after a 'cnn' run on coffee",
     "segment-widget-cells.png": "k-means (3 clusters) on the two-channel cells sample",
     "evaluate-widget-cells.png": "the evaluation widget scoring that result against the truth",
 }
@@ -94,11 +94,11 @@ def save(viewer, name: str) -> None:
 
 
 def shot_coffee() -> None:
-    """The widget beside the coffee photo segmented by a short run of 'cnn'."""
+    """The widget beside the coffee photo segmented by 'cnn' with its defaults."""
     viewer = new_viewer()
     viewer.open_sample(PLUGIN, "coffee")
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
-    run_segmentation(widget, "cnn", max_iter=40)
+    run_segmentation(widget, "cnn")
     viewer.layers["coffee cnn"].opacity = 0.6
     save(viewer, "segment-widget-coffee.png")
     viewer.close()

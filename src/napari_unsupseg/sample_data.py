@@ -24,10 +24,10 @@ def coffee() -> np.ndarray:
 
 def _place_disks(rng, shape, n_cells, radius_range, max_tries=5000):
     smallest = 2 * (radius_range[1] + 2)
-    if min(shape) <= smallest:
+    if min(shape) < smallest:
         raise ValueError(
             f"shape {tuple(shape)} is too small for cells of radius up to "
-            f"{radius_range[1]}: every side must be larger than {smallest}"
+            f"{radius_range[1]}: every side must be at least {smallest}"
         )
     centres, radii = [], []
     for _ in range(max_tries):
