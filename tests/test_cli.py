@@ -237,6 +237,11 @@ def test_methods_command(capsys):
     text = capsys.readouterr().out
     assert "kmeans" in text and "n_clusters=5" in text and "[1, 256]" in text
     assert main(["methods", "nosuch"]) == 2
+    assert main(["methods", "cnn"]) == 0
+    text = capsys.readouterr().out
+    assert "compactness=100.0" in text and "(only with refinement=slic)" in text
+    assert main(["methods", "cnn-superpixel"]) == 0  # no refinement choice there
+    assert "only with" not in capsys.readouterr().out.split("compactness")[1].splitlines()[0]
 
 
 def test_help_documents_everything_without_heavy_imports():

@@ -403,6 +403,25 @@ def test_form_follows_the_method(viewer_widget, method):
     assert widget._device.native.isHidden() is not spec.uses_torch
 
 
+def test_cnn_form_shows_only_the_parameters_that_matter_now(viewer_widget):
+    _, widget = viewer_widget
+    widget._method.value = "cnn"
+    fields = widget.param_widgets
+
+    def hidden():
+        return {name for name, field in fields.items() if field.native.isHidden()}
+
+    assert hidden() == {"train_planes", "continuity_weight", "n_superpixels", "compactness"}
+    fields["refinement"].value = "slic"
+    assert {"n_superpixels", "compactness"}.isdisjoint(hidden()) and "graph_scale" in hidden()
+    fields["weighting"].value = "fixed"
+    assert "continuity_weight" not in hidden() and "p" in hidden()
+    fields["stack_mode"].value = "reference"
+    assert "train_planes" not in hidden()
+    widget._method.value = "cnn-superpixel"  # no refinement choice: SLIC's settings apply
+    assert {"n_superpixels", "compactness"}.isdisjoint(hidden())
+
+
 def test_cnn_form_allows_auto_min_labels_and_lists_devices(viewer_widget):
     import torch
 

@@ -31,6 +31,17 @@ class Param:
     choices: tuple[Any, ...] | None = None
     #: extra values accepted besides numbers in range (e.g. "auto" for min_labels)
     special: tuple[Any, ...] = ()
+    #: (other parameter, its values) for which this one matters, e.g. SLIC's settings
+    #: only with ``refinement="slic"``; forms hide it otherwise. Methods that lack the
+    #: other parameter always use this one.
+    relevant_when: tuple[str, tuple[Any, ...]] | None = None
+
+    def is_relevant(self, values: Mapping[str, Any]) -> bool:
+        """Whether this parameter has an effect, given the method's other values."""
+        if self.relevant_when is None or self.relevant_when[0] not in values:
+            return True
+        name, allowed = self.relevant_when
+        return values[name] in allowed
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's kind, or raise a clear error."""

@@ -519,8 +519,13 @@ def _cmd_methods(args) -> int:
             elif param.min is not None or param.max is not None:
                 bounds = f" [{param.min}, {param.max}]"
             special = f" or {', '.join(map(str, param.special))}" if param.special else ""
+            when = ""
+            if param.relevant_when and param.relevant_when[0] in spec.defaults:
+                other, values = param.relevant_when
+                when = f" (only with {other}={'/'.join(map(str, values))})"
             print(
-                f"    {param.name}={param.default!r} ({param.kind}{bounds}{special}) {param.help}"
+                f"    {param.name}={param.default!r} ({param.kind}{bounds}{special}) "
+                f"{param.help}{when}"
             )
         print()
     return EXIT_OK

@@ -276,12 +276,23 @@ class SegmentWidget(Container):
                 self.insert(index, widget)
                 self._param_widgets[param.name] = widget
                 index += 1
+        for widget in self._param_widgets.values():
+            widget.changed.connect(self._sync_relevance)
+        self._sync_relevance()
         self._about.value = spec.description + (f"\n({spec.paper})" if spec.paper else "")
         self._method.tooltip = spec.description
         self._scribble_row.visible = any(p.name == "scribbles" for p in spec.params)
         if spec.uses_torch and not self._devices_listed:
             self._list_devices()
         self._device.visible = spec.uses_torch
+
+    def _sync_relevance(self, *_):
+        """Show only the parameters that matter for the values chosen now (SLIC's
+        settings only with SLIC refinement, p only with FSF/SCF weighting, ...)."""
+        spec = get_method(self._method.value)
+        values = {name: widget.value for name, widget in self._param_widgets.items()}
+        for name, widget in self._param_widgets.items():
+            widget.visible = spec.param(name).is_relevant(values)
 
     def _list_devices(self):
         """Ask torch which accelerators exist (imports torch, so only when needed)."""

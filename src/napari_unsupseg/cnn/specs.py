@@ -74,7 +74,13 @@ SIMILARITY = Param(
     "similarity_weight", 1.0, "float", "Weight of the feature-similarity loss.", min=0.0, max=100.0
 )
 CONTINUITY = Param(
-    "continuity_weight", 1.0, "float", "Weight of the spatial-continuity loss.", min=0.0, max=100.0
+    "continuity_weight",
+    1.0,
+    "float",
+    "Weight of the spatial-continuity loss.",
+    min=0.0,
+    max=100.0,
+    relevant_when=("weighting", ("fixed",)),
 )
 STACK_MODE = Param(
     "stack_mode",
@@ -90,6 +96,7 @@ TRAIN_PLANES = Param(
     "Reference mode: evenly spaced planes to train on (0: all).",
     min=0,
     max=100_000,
+    relevant_when=("stack_mode", ("reference",)),
 )
 SCRIBBLES = Param("scribbles", None, "array", "Label image of user scribbles (0: none).")
 SCRIBBLE_WEIGHT = Param(
@@ -105,7 +112,14 @@ WEIGHTING = Param(
 
 
 def _p(default):
-    return Param("p", default, "float", "Seed 003's constant p of the dynamic weight.", min=0.01)
+    return Param(
+        "p",
+        default,
+        "float",
+        "Seed 003's constant p of the dynamic weight.",
+        min=0.01,
+        relevant_when=("weighting", ("fsf", "scf")),
+    )
 
 
 def _common(n_channels=100, max_iter=1000, patience=0, train_size=0, min_labels=3):
@@ -145,14 +159,29 @@ GRAPH_SCALE = Param(
     "Graph superpixels: Felzenszwalb's scale; higher gives larger superpixels.",
     min=1.0,
     max=1e5,
+    relevant_when=("refinement", ("graph",)),
 )
 
 
 def _n_superpixels(default=10000):
-    return Param("n_superpixels", default, "int", "SLIC superpixels (per full-size image).", min=1)
+    return Param(
+        "n_superpixels",
+        default,
+        "int",
+        "SLIC superpixels (per full-size image).",
+        min=1,
+        relevant_when=("refinement", ("slic",)),
+    )
 
 
-COMPACTNESS = Param("compactness", 100.0, "float", "SLIC compactness: colour vs space.", min=1e-3)
+COMPACTNESS = Param(
+    "compactness",
+    100.0,
+    "float",
+    "SLIC compactness: colour vs space.",
+    min=1e-3,
+    relevant_when=("refinement", ("slic",)),
+)
 
 _CNN_PARAMS = (
     *_common(**_RECOMMENDED),
