@@ -22,9 +22,11 @@ from .._progress import CancelCheck, ProgressCallback, Reporter
 from .._registry import get_method
 from .engine import auto_min_labels, fit, predict, resize_planes, superpixel_spec, to_tensor
 from .infer import downscaled_shape
+from .refine import mode_per_superpixel
 from .train import TrainConfig
 
 _ENTRY_SETTINGS = {
+    "cnn": {"refine_output": True},
     "cnn_superpixel": {"refinement": "slic", "weighting": "none"},
     "cnn_continuity": {"weighting": "fixed"},
     "cnn_fsf": {"weighting": "fsf"},
@@ -156,7 +158,7 @@ def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_s
         superpixels=superpixels,
         area_factor=float(np.prod(common)) / mean_pixels,
     )
-    return predict(
+    labels = predict(
         net,
         x,
         features,
@@ -166,6 +168,15 @@ def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_s
         dev,
         reporter,
     )
+    if params.get("refine_output") and superpixels is not None:  # as segment() does
+        labels = [_refined(lab, f, superpixels) for lab, f in zip(labels, features, strict=True)]
+    return labels
+
+
+def _refined(labels, features, superpixels):
+    """Every superpixel of the full-size image takes its most frequent label."""
+    ids, n_ids = superpixels.compute(features[None])
+    return mode_per_superpixel(labels.reshape(ids.shape), ids, n_ids).reshape(labels.shape)
 
 
 def torch_cat(tensors):
