@@ -140,9 +140,8 @@ def _common(n_channels=100, max_iter=1000, patience=0, train_size=0, min_labels=
 #: the recommended configuration's values (also used by cnn+kmeans), chosen on the
 #: BSDS500 validation split by mIoU All (docs/benchmarks.md): on photographs the labels
 #: are best after a very short training, since longer training merges regions (fewer
-#: labels: Fine and All fall); 3 iterations rather than 1 (a tie on All) because they
-#: score better on Coarse and on fluorescence-like cells, which want 10 to 30.
-_RECOMMENDED = {"n_channels": 32, "max_iter": 3, "patience": 20, "train_size": 20_000}
+#: labels: Fine and All fall). Fluorescence-like cells want 10 to 30 iterations.
+_RECOMMENDED = {"n_channels": 32, "max_iter": 2, "patience": 20, "train_size": 20_000}
 
 REFINEMENT = Param(
     "refinement",
