@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .infer import TILE_VALUES, downscaled_shape
+from .refine import GRAPH_MAX_PIXELS
+
+#: Felzenszwalb's graph per pixel of a plane: float64 copies of the image and its
+#: smoothed version, four edges (two int64 ends and a float64 weight) and their sort
+GRAPH_BYTES_PER_PIXEL = 180
 
 
 def _training_pixels(spatial_shape, params) -> int:
@@ -19,7 +24,7 @@ def _training_pixels(spatial_shape, params) -> int:
 def estimate(spatial_shape, n_channels: int, params, device="auto") -> int:
     """Bytes: training activations and gradients (about 4 + 4 x n_conv float32 maps of
     ``n_channels`` per training pixel, twice for backward), the input copies, one
-    prediction tile and the int labels."""
+    prediction tile, the int labels and the graph superpixels of the final cleanup."""
     pixels = int(np.prod(spatial_shape))
     channels = int(params.get("n_channels", 100))
     train = _training_pixels(spatial_shape, params)
@@ -27,4 +32,13 @@ def estimate(spatial_shape, n_channels: int, params, device="auto") -> int:
     inputs = 2 * pixels * n_channels * 4
     prediction = 4 * TILE_VALUES * 4 if train < pixels else 0
     labels = pixels * (4 + 8 * 3)  # int32 labels, relabelling's int64 temporaries
-    return train * per_train_pixel + inputs + prediction + labels
+    return train * per_train_pixel + inputs + prediction + labels + _cleanup(spatial_shape, params)
+
+
+def _cleanup(spatial_shape, params) -> int:
+    """The graph superpixels of the final cleanup: one plane's graph at a time (planes
+    above GRAPH_MAX_PIXELS are cut from a strided copy), int64 ids and mode keys."""
+    if params.get("refinement") != "graph":
+        return 0
+    plane = min(int(np.prod(spatial_shape[-2:])), GRAPH_MAX_PIXELS)
+    return plane * GRAPH_BYTES_PER_PIXEL + int(np.prod(spatial_shape)) * 8 * 2
