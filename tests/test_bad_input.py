@@ -347,3 +347,28 @@ def test_every_row_of_the_bad_input_table_names_tests_that_exist():
         for file, name in references:
             assert (root / file).is_file(), f"{file} (named in docs/bad-inputs.md) is missing"
             assert name in _test_functions(root / file), f"{file}::{name} does not exist"
+
+
+def test_cnn_job_too_big_for_the_gpu_is_refused_before_it_starts(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (64 * 2**20, 80 * 2**30))
+    image, _ = noisy_blocks((256, 256))
+    original = image.copy()
+    with pytest.raises(InsufficientMemoryError, match="of GPU memory is available") as info:
+        us.segment(image, "cnn", device="cuda")
+    assert "device='cpu'" in str(info.value)
+    np.testing.assert_array_equal(image, original)
+
+
+def test_cpu_runs_do_not_ask_the_gpu(monkeypatch):
+    import torch
+
+    def no_gpu_here(device=None):
+        raise AssertionError("a CPU run asked for the GPU's free memory")
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", no_gpu_here)
+    image, _ = noisy_blocks((32, 32))
+    labels = us.segment(image, "cnn", device="cpu", max_iter=1, n_channels=4)
+    assert labels.shape == image.shape[:2]

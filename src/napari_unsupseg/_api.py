@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._labels import relabel_by_size
-from ._memory import InsufficientMemoryError, check_fits
+from ._memory import InsufficientMemoryError, check_fits, cuda_free_memory
 from ._preprocess import prepare_image
 from ._progress import CancelCheck, ProgressCallback, Reporter
 from ._registry import get_method
@@ -144,11 +144,11 @@ def segment(
         )
 
     needed = spec.estimate_memory(features.shape[:-1], features.shape[-1], resolved, device)
-    check_fits(
-        needed,
-        f"{method!r} on an image of {features.shape[:-1]} with {features.shape[-1]} channel(s)",
-        _MEMORY_ADVICE["torch" if spec.uses_torch else "classical"],
-    )
+    what = f"{method!r} on an image of {features.shape[:-1]} with {features.shape[-1]} channel(s)"
+    check_fits(needed, what, _MEMORY_ADVICE["torch" if spec.uses_torch else "classical"])
+    gpu_free = cuda_free_memory(device) if spec.uses_torch else None
+    if gpu_free is not None:  # the network trains and predicts there
+        check_fits(needed, what, _GPU_ADVICE, available=gpu_free, where="GPU memory")
 
     def finalize(labels: np.ndarray) -> np.ndarray:
         return relabel_by_size(labels).reshape(spatial_shape)

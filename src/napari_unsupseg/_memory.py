@@ -51,13 +51,33 @@ def format_bytes(n: float) -> str:
     return f"{n / GIB:.2f} GiB" if n >= GIB / 10 else f"{n / 1024**2:.0f} MiB"
 
 
-def check_fits(needed: int, what: str, advice: str, available: int | None = None) -> None:
-    """Raise :class:`InsufficientMemoryError` if ``needed`` bytes do not fit now."""
+def check_fits(
+    needed: int, what: str, advice: str, available: int | None = None, where: str = "memory"
+) -> None:
+    """Raise :class:`InsufficientMemoryError` if ``needed`` bytes do not fit now in
+    ``available`` bytes (default: the RAM available), named ``where`` in the message."""
     available = available_memory() if available is None else available
     if available is None or needed <= HEADROOM * available:
         return
     fits = HEADROOM * available / needed
     raise InsufficientMemoryError(
         f"{what} needs about {format_bytes(needed)} but only {format_bytes(available)} of "
-        f"memory is available. About {fits:.0%} of this job would fit: {advice}"
+        f"{where} is available. About {fits:.0%} of this job would fit: {advice}"
     )
+
+
+def cuda_free_memory(device) -> int | None:
+    """Free bytes on the CUDA GPU a run on ``device`` would use; None when it would run
+    elsewhere (the RAM check applies then). Imports torch: CNN methods only."""
+    import torch
+
+    from ._device import resolve_device
+
+    resolved = resolve_device(device)
+    if resolved.type != "cuda":
+        return None
+    try:
+        free, _ = torch.cuda.mem_get_info(resolved)
+    except (RuntimeError, AssertionError):  # unreadable: the run's own OOM handling remains
+        return None
+    return int(free)
