@@ -149,21 +149,17 @@ def gmm_kmeans(
 def felzenszwalb(features, *, seed, device, reporter: Reporter, scale, sigma, min_size):
     """Felzenszwalb–Huttenlocher graph segmentation (scikit-image), plane by plane for
     stacks; ids are offset per plane, since the method has no notion of a volume."""
-    from skimage.segmentation import felzenszwalb as skimage_felzenszwalb
+    from .cnn.refine import graph_superpixels
 
-    spatial = features.shape[:-1]
-    planes = features.reshape(-1, *spatial[-2:], features.shape[-1])
-    out = np.empty(planes.shape[:-1], dtype=np.int64)
-    offset = 0
-    for index, plane in enumerate(planes):
-        reporter.update(index, len(planes), stage="graph segmentation")
-        labels = skimage_felzenszwalb(
-            plane.astype(np.float64), scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1
-        )
-        out[index] = labels + offset
-        offset += int(labels.max()) + 1
-    reporter.update(len(planes), len(planes), n_labels=offset, stage="done")
-    return out.reshape(spatial)
+    def on_plane(index, n_planes):
+        reporter.update(index, n_planes, stage="graph segmentation")
+
+    ids, n_ids = graph_superpixels(
+        features[None], scale, min_size, sigma=sigma, max_pixels=None, on_plane=on_plane
+    )
+    n_planes = int(np.prod(features.shape[:-3], dtype=int))
+    reporter.update(n_planes, n_planes, n_labels=n_ids, stage="done")
+    return ids[0]
 
 
 _COVARIANCE = Param(

@@ -85,9 +85,18 @@ def compute_superpixels(samples, n_segments: int, compactness: float) -> tuple[n
     return np.stack(out).astype(np.int64), offset
 
 
-def graph_superpixels(samples, scale: float, min_size: int) -> tuple[np.ndarray, int]:
+def graph_superpixels(
+    samples,
+    scale: float,
+    min_size: int,
+    sigma: float = GRAPH_SIGMA,
+    max_pixels: int | None = GRAPH_MAX_PIXELS,
+    on_plane=None,
+) -> tuple[np.ndarray, int]:
     """Felzenszwalb-Huttenlocher segments of every plane of every sample (channel-last),
-    ids unique across planes and samples, 0..n-1."""
+    ids unique across planes and samples, 0..n-1. Planes above ``max_pixels`` are cut
+    from a strided copy (None: always at full size); ``on_plane(index, n_planes)`` runs
+    before each plane (progress, cancellation)."""
     from skimage.segmentation import felzenszwalb
 
     from .infer import nearest_upsample
@@ -97,13 +106,18 @@ def graph_superpixels(samples, scale: float, min_size: int) -> tuple[np.ndarray,
     planes = samples.reshape(-1, *spatial[-2:], samples.shape[-1])
     out = np.empty(planes.shape[:-1], dtype=np.int64)
     offset = 0
-    stride = max(1, int(np.ceil(np.sqrt(planes.shape[1] * planes.shape[2] / GRAPH_MAX_PIXELS))))
-    min_size = max(2, round(min_size / stride**2))
+    stride = 1
+    if max_pixels is not None:
+        stride = max(1, int(np.ceil(np.sqrt(planes.shape[1] * planes.shape[2] / max_pixels))))
+    if stride > 1:
+        min_size = max(2, round(min_size / stride**2))
     for index, plane in enumerate(planes):
+        if on_plane is not None:
+            on_plane(index, len(planes))
         ids = felzenszwalb(
             plane[::stride, ::stride].astype(np.float64),
             scale=scale,
-            sigma=GRAPH_SIGMA,
+            sigma=sigma,
             min_size=min_size,
             channel_axis=-1,
         )
