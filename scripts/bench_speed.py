@@ -15,10 +15,14 @@ One run reports, on a 481x321 RGB image (BSDS500's size) at the papers' settings
 5. the authors' 2020 training iteration, reproduced from their public code (a Python
    loop-free step but with host round trips and ``np.unique`` each iteration).
 
+Each is timed twice: with glibc's default allocation, and with freed memory kept for
+reuse, as the engine's ``train()`` runs (``cnn/allocation.py``).
+
     python scripts/bench_speed.py [--repeats 5] [--device cpu] [--threads N]
 
 The image is synthetic (smooth colour regions with noise), so no data set is needed.
-Medians of ``--repeats`` timed runs after two warm-ups.
+Medians of ``--repeats`` timed runs after two warm-ups; the five iterations are timed in
+turns, so that load from elsewhere on a shared machine affects them alike.
 """
 
 from __future__ import annotations
@@ -58,6 +62,22 @@ def timed(fn, repeats: int, sync=lambda: None) -> float:
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def timed_together(steps: dict, repeats: int, sync=lambda: None) -> dict:
+    """Median seconds of each step, timed in turns (one call of each per round) so that
+    a busy neighbour on a shared machine slows all of them alike, after two warm-ups."""
+    for step in steps.values():
+        step(), step()
+    sync()
+    times = {what: [] for what in steps}
+    for _ in range(repeats):
+        for what, step in steps.items():
+            start = time.perf_counter()
+            step()
+            sync()
+            times[what].append(time.perf_counter() - start)
+    return {what: statistics.median(t) for what, t in times.items()}
 
 
 def conv_flops(shape, in_channels=3, channels=C, n_conv=N_CONV) -> float:
@@ -231,17 +251,25 @@ def main(argv=None) -> int:
     image = synthetic_image()
     x = to_tensor(image[None], device)
 
-    peak = peak_flops(device, sync, args.repeats)
-    flops = conv_flops(SHAPE)
-    bare = timed(bare_convolutions(x, device), args.repeats, sync)
-    bare_cl = timed(bare_convolutions(x, device, channels_last=True), args.repeats, sync)
-    ours = timed(engine_step(x, device), args.repeats, sync)
-    authors = timed(authors_step(x, device), args.repeats, sync)
+    from napari_unsupseg.cnn.allocation import reuse_freed_memory
     from napari_unsupseg.cnn.refine import compute_superpixels
 
     sp, n_sp = compute_superpixels(image[None], 10000, 100.0)
     sp_t = torch.from_numpy(sp).to(device)
-    ours_2018 = timed(engine_step(x, device, (sp_t, n_sp)), args.repeats, sync)
+    steps = {
+        "bare conv forward+backward, default layout": bare_convolutions(x, device),
+        "bare conv forward+backward, channels-last": bare_convolutions(x, device, True),
+        "engine iteration, 2020 loss (cnn-continuity)": engine_step(x, device),
+        "engine iteration, 2018 loss (cnn-superpixel)": engine_step(x, device, (sp_t, n_sp)),
+        "authors' 2020 iteration (reproduced)": authors_step(x, device),
+    }
+    # Each row twice: with glibc's default allocation, and as train() runs, with freed
+    # memory kept for reuse (see napari_unsupseg.cnn.allocation).
+    plain = timed_together(steps, args.repeats, sync)
+    with reuse_freed_memory():
+        peak = peak_flops(device, sync, args.repeats)
+        reused = timed_together(steps, args.repeats, sync)
+    flops = conv_flops(SHAPE)
     fast, slow, same, n_segments = refinement_comparison(image, args.repeats)
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
@@ -249,19 +277,15 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
     print(f"image {SHAPE[1]}x{SHAPE[0]} RGB, C={C}, nConv={N_CONV}, median of {args.repeats}")
     print()
-    rows = [
-        (f"FLOP floor: {flops / 1e9:.1f} GFLOP at measured peak {peak / 1e9:.0f} GFLOP/s",
-         flops / peak),
-        ("bare conv forward+backward, default layout", bare),
-        ("bare conv forward+backward, channels-last", bare_cl),
-        ("engine iteration, 2020 loss (cnn-continuity)", ours),
-        ("engine iteration, 2018 loss (cnn-superpixel)", ours_2018),
-        ("authors' 2020 iteration (reproduced)", authors),
-    ]  # fmt: skip
-    print("| what | seconds | vs bare, default layout | vs bare, channels-last |")
-    print("|---|---|---|---|")
-    for what, seconds in rows:
-        print(f"| {what} | {seconds:.3f} | {seconds / bare:.2f}x | {seconds / bare_cl:.2f}x |")
+    floor = f"FLOP floor: {flops / 1e9:.1f} GFLOP at measured peak {peak / 1e9:.0f} GFLOP/s"
+    bare = "bare conv forward+backward, channels-last"
+    print("| what | seconds, freed memory reused (as `train()` runs) | vs bare channels-last "
+          "| seconds, glibc default allocation | vs bare channels-last |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    print(f"| {floor} | {flops / peak:.3f} | {flops / peak / reused[bare]:.2f}x | | |")
+    for what in steps:
+        print(f"| {what} | {reused[what]:.3f} | {reused[what] / reused[bare]:.2f}x "
+              f"| {plain[what]:.3f} | {plain[what] / plain[bare]:.2f}x |")  # fmt: skip
     print()
     print(f"superpixel refinement, {n_segments} SLIC superpixels: bincount {fast * 1e3:.2f} ms, "
           f"authors' Python loop {slow * 1e3:.0f} ms: {slow / fast:.0f}x faster, "

@@ -297,29 +297,79 @@ def test_continuity_gradient_equals_autograds(shape, channels_last):
     assert torch.autograd.gradcheck(continuity_loss, (r[..., :3].clone().requires_grad_(True),))
 
 
-def test_scribble_loss_follows_kim_et_al():
-    """0.5 x CE on scribbled pixels + CE against the argmax on the other pixels, each a
-    mean over its own pixels (the authors' ``output[inds_sim]`` / ``output[inds_scr]``)."""
-    from napari_unsupseg.cnn.losses import IGNORE, label_loss
+def _reference_loss(response, target, scribbles, continuity_weight):
+    """The papers' loss written plainly with autograd (Kim et al.'s demo): 0.5 x CE on
+    scribbled pixels + CE against the target on the others, each a mean over its own
+    pixels, + weight x mean |neighbour differences| per spatial axis."""
+    from napari_unsupseg.cnn.losses import IGNORE
 
-    rng = np.random.default_rng(1)
-    response = torch.from_numpy(rng.normal(size=(1, 4, 6, 5)))
-    target = response.argmax(dim=1)
-    scribbles = torch.full((1, 6, 5), IGNORE)
-    scribbles[0, 1, 1:4] = 2
-    scribbles[0, 4, 0:3] = 0
-
-    def ce(pixels, classes):
-        log_p = torch.log_softmax(pixels, dim=1)
-        return -log_p[torch.arange(len(classes)), classes].mean()
-
-    flat = response.permute(0, 2, 3, 1).reshape(-1, 4)
-    drawn = (scribbles != IGNORE).reshape(-1)
-    expected = 0.5 * ce(flat[drawn], scribbles.reshape(-1)[drawn]) + ce(
-        flat[~drawn], target.reshape(-1)[~drawn]
+    channels = response.shape[1]
+    flat = response.movedim(1, -1).reshape(-1, channels)
+    log_p = torch.log_softmax(flat, dim=1)
+    target, scribbles = target.reshape(-1), scribbles.reshape(-1)
+    drawn = scribbles != IGNORE
+    rows = torch.arange(len(target))
+    loss = response.new_zeros(())
+    if drawn.any():
+        loss = loss - 0.5 * log_p[rows[drawn], scribbles[drawn]].mean()
+    if (~drawn).any():
+        loss = loss - log_p[rows[~drawn], target[~drawn]].mean()
+    continuity = sum(
+        (response.narrow(d, 1, n - 1) - response.narrow(d, 0, n - 1)).abs().mean()
+        for d, n in enumerate(response.shape)
+        if d >= 2 and n > 1
     )
-    assert float(label_loss(response, target, scribbles)) == pytest.approx(float(expected))
-    assert float(label_loss(response, target)) == pytest.approx(float(ce(flat, target.reshape(-1))))
+    return loss + continuity_weight * continuity
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 6, 5), (2, 3, 3, 4, 5)], ids=["2d", "3d"])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["default", "channels-last"])
+@pytest.mark.parametrize("drawn", ["none", "empty", "some", "all"])
+@pytest.mark.parametrize("weight", [0.0, 2.5, "tensor"])
+def test_self_training_loss_and_gradient_equal_the_papers_formula(
+    shape, channels_last, drawn, weight
+):
+    """The fused loss (one gradient buffer, written by hand) gives the value and the
+    gradient of the plain formula, with and without scribbles, in both layouts.
+    "empty": a scribble map with nothing drawn in this batch (a reference-mode batch
+    of planes the user did not draw on) is plain self-training, not 0/0."""
+    from napari_unsupseg.cnn.losses import IGNORE, self_training_loss
+    from napari_unsupseg.cnn.net import channels_last as to_channels_last
+
+    generator = torch.Generator().manual_seed(0)
+    r = torch.randn(shape, dtype=torch.float64, generator=generator)
+    if channels_last:
+        r = to_channels_last(r)
+    target = r.argmax(dim=1)
+    scribbles = torch.full(target.shape, IGNORE)
+    if drawn == "some":
+        scribbles.view(-1)[::3] = 1
+    elif drawn == "all":
+        scribbles[:] = 2
+    if weight == "tensor":
+        weight = torch.tensor(6) / 15.0  # fsf: q / p, as the engine passes it
+    ours = r.clone().requires_grad_(True)
+    reference = r.clone().requires_grad_(True)
+    loss = self_training_loss(ours, target, None if drawn == "none" else scribbles,
+                              continuity_weight=weight)  # fmt: skip
+    expected = _reference_loss(reference, target, scribbles, weight)
+    assert float(loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-12)
+    (3 * loss).backward()
+    (3 * expected).backward()
+    assert torch.allclose(ours.grad, reference.grad, atol=1e-12)
+    if channels_last:  # the engine's layout, kept for the backward of the layers below
+        assert ours.grad.movedim(1, -1).is_contiguous()
+
+
+def test_self_training_loss_passes_gradcheck():
+    from napari_unsupseg.cnn.losses import self_training_loss
+
+    r = torch.randn(1, 3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    target = r.argmax(dim=1)
+    assert torch.autograd.gradcheck(
+        lambda x: self_training_loss(x, target, continuity_weight=0.7),
+        (r.clone().requires_grad_(True),),
+    )
 
 
 def test_dynamic_weights_fsf_is_q_over_p_and_scf_is_p_over_q():

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from .losses import IGNORE, continuity_loss, continuity_weight, label_loss
+from .allocation import reuse_freed_memory
+from .losses import IGNORE, continuity_weight, self_training_loss
 from .refine import superpixel_mode
 
 
@@ -91,10 +92,10 @@ def train_step(
     pseudo = target
     if superpixels is not None:
         pseudo = superpixel_mode(target, superpixels, n_superpixels, n_classes)
-    loss = label_loss(response, pseudo, scribbles, config.similarity_weight, config.scribble_weight)
     weight = continuity_weight(config.weighting, n_labels, config.continuity_weight, config.p)
-    if not (isinstance(weight, float) and weight == 0.0):
-        loss = loss + weight * continuity_loss(response)
+    loss = self_training_loss(
+        response, pseudo, scribbles, config.similarity_weight, config.scribble_weight, weight
+    )
     loss.backward()
     optimizer.step()
     return target, n_labels, loss.detach()
@@ -129,48 +130,51 @@ def train(
     subset = 0 < config.batch_size < n_samples
     previous, stable, batch = None, 0, None
     state = TrainResult(None, None, 0, 0, float("nan"), "max_iter")
-    for iteration in range(1, config.max_iter + 1):
-        xb, sb, pb = x, scribbles, superpixels
-        if subset:
-            batch = torch.randperm(n_samples, generator=generator)[: config.batch_size]
-            batch = batch.sort().values.to(device)
-            xb = x[batch]
-            sb = None if scribbles is None else scribbles[batch]
-            pb = None if superpixels is None else superpixels[batch]
-        target, n_labels, loss = train_step(
-            net, optimizer, xb, config, scribbles=sb, superpixels=pb,
-            n_superpixels=n_superpixels, amp=amp,
-        )  # fmt: skip
-        track = config.patience > 0 and not subset
-        changed = (target != previous).any() if track and previous is not None else None
-        flags = [n_labels.to(torch.float64), loss.to(torch.float64)]
-        if changed is not None:
-            flags.append(changed.to(torch.float64))
-        values = torch.stack(flags).tolist()  # the one host round trip
-        q, loss_value = int(values[0]), values[1]
-        state = TrainResult(target, batch, iteration, q, loss_value, "max_iter")
-        if reporter is not None:
+    step_samples = config.batch_size if subset else n_samples
+    response_bytes = 4 * step_samples * x[0, 0].numel() * net[-1].num_features
+    with reuse_freed_memory(response_bytes):  # the same big buffers every iteration
+        for iteration in range(1, config.max_iter + 1):
+            xb, sb, pb = x, scribbles, superpixels
+            if subset:
+                batch = torch.randperm(n_samples, generator=generator)[: config.batch_size]
+                batch = batch.sort().values.to(device)
+                xb = x[batch]
+                sb = None if scribbles is None else scribbles[batch]
+                pb = None if superpixels is None else superpixels[batch]
+            target, n_labels, loss = train_step(
+                net, optimizer, xb, config, scribbles=sb, superpixels=pb,
+                n_superpixels=n_superpixels, amp=amp,
+            )  # fmt: skip
+            track = config.patience > 0 and not subset
+            changed = (target != previous).any() if track and previous is not None else None
+            flags = [n_labels.to(torch.float64), loss.to(torch.float64)]
+            if changed is not None:
+                flags.append(changed.to(torch.float64))
+            values = torch.stack(flags).tolist()  # the one host round trip
+            q, loss_value = int(values[0]), values[1]
+            state = TrainResult(target, batch, iteration, q, loss_value, "max_iter")
+            if reporter is not None:
 
-            def labels(target=target, batch=batch):
-                return preview(target, batch)
+                def labels(target=target, batch=batch):
+                    return preview(target, batch)
 
-            reporter.update(
-                iteration,
-                config.max_iter,
-                n_labels=q,
-                loss=loss_value,
-                labels=labels if preview is not None else None,
-                stage="training",
-            )
-        if config.min_labels > 0 and q <= config.min_labels:
-            state.stopped_by = "min_labels"
-            break
-        if track:
-            stable = stable + 1 if changed is not None and not values[2] else 0
-            if stable >= config.patience:
-                state.stopped_by = "patience"
+                reporter.update(
+                    iteration,
+                    config.max_iter,
+                    n_labels=q,
+                    loss=loss_value,
+                    labels=labels if preview is not None else None,
+                    stage="training",
+                )
+            if config.min_labels > 0 and q <= config.min_labels:
+                state.stopped_by = "min_labels"
                 break
-            previous = target
+            if track:
+                stable = stable + 1 if changed is not None and not values[2] else 0
+                if stable >= config.patience:
+                    state.stopped_by = "patience"
+                    break
+                previous = target
     return state
 
 
