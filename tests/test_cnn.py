@@ -429,6 +429,56 @@ def test_superpixel_refinement_equals_the_authors_loop():
     np.testing.assert_array_equal(refined.numpy(), expected)
 
 
+def test_merge_joins_lookalike_superpixels_and_keeps_colour_edges_and_label_splits():
+    """Six 4x4 superpixels in a row. 0-1: same grey, same label: joined. 1|2: same
+    label but a clear grey step: kept apart (the mode cleanup would join them). 2-3:
+    same grey, labels half shared: joined. 3|4: same grey, labelled wholly apart:
+    kept apart (the mismatch alone costs label_weight >= threshold). 4-5: grey a bit
+    apart, same label: joined."""
+    from napari_unsupseg.cnn.refine import merge_superpixels, mode_per_superpixel
+
+    superpixels = np.repeat(np.arange(6), 4)[None].repeat(4, axis=0)
+    grey = np.array([0.2, 0.2, 0.6, 0.6, 0.6, 0.65])[superpixels]
+    labels = np.array([1, 1, 1, 1, 2, 2])[superpixels]
+    labels[:2, 12:16] = 3  # superpixel 3: half label 1, half label 3
+    features = grey[..., None].astype(np.float32)
+
+    regions = merge_superpixels(labels, superpixels, 6, features, 16.0, 25.0)
+    region_of = regions[0, ::4]
+    assert region_of[0] == region_of[1] != region_of[2]
+    assert region_of[2] == region_of[3] != region_of[4]
+    assert region_of[4] == region_of[5]
+    modes = mode_per_superpixel(labels, superpixels, 6)[0, ::4]
+    assert modes[1] == modes[2]  # what the merge does better: a colour edge stays
+
+    assert np.unique(merge_superpixels(labels, superpixels, 6, features, 0.0, 25.0)).size == 6
+    assert np.unique(merge_superpixels(labels, superpixels, 6, features, 1e4, 0.0)).size == 1
+
+
+def test_merged_regions_continue_across_the_planes_of_a_stack():
+    from napari_unsupseg.cnn.refine import merge_superpixels
+
+    # two planes, each cut into left/right superpixels with its own ids (as the
+    # graph superpixels are cut plane by plane); the left halves look alike
+    superpixels = np.zeros((2, 4, 8), dtype=np.int64)
+    superpixels[0, :, 4:], superpixels[1, :, :4], superpixels[1, :, 4:] = 1, 2, 3
+    features = np.where(np.indices((2, 4, 8))[2] < 4, 0.1, 0.9)[..., None]
+    labels = np.where(np.indices((2, 4, 8))[2] < 4, 0, 1)
+    regions = merge_superpixels(labels, superpixels, 4, features, 16.0, 25.0)
+    assert np.unique(regions).size == 2
+    np.testing.assert_array_equal(regions[0], regions[1])
+
+
+def test_cnn_with_scribbles_keeps_the_scribble_classes_instead_of_merging():
+    image, truth = two_close_shades()
+    scribbles = np.zeros(truth.shape, dtype=np.int32)
+    scribbles[10:38, 8], scribbles[10:38, 40] = 1, 2
+    params = {"n_channels": 16, "max_iter": 30}
+    merged = us.segment(image, "cnn", seed=0, scribbles=scribbles, **params)
+    classes = us.segment(image, "cnn", seed=0, scribbles=scribbles, merge_threshold=0, **params)
+    np.testing.assert_array_equal(merged, classes)
+
+
 def test_auto_min_labels_is_mean_channel_std_over_ten_plus_four():
     from napari_unsupseg.cnn.engine import auto_min_labels
 

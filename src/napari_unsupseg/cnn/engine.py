@@ -26,7 +26,7 @@ from .infer import (
     nearest_upsample,
     resize_planes,
 )
-from .refine import REFINEMENTS, Superpixels, mode_per_superpixel
+from .refine import REFINEMENTS, Superpixels, merge_superpixels, mode_per_superpixel
 from .train import TrainConfig, scribble_targets, train
 
 #: pixels per training step at most when freezing statistics over many samples
@@ -108,6 +108,8 @@ def run_cnn(
     compactness: float = 100.0,
     graph_scale: float = 100.0,
     refine_output: bool = False,
+    merge_threshold: float = 0.0,
+    merge_label_weight: float = 20.0,
     n_clusters: int = 0,
     max_samples: int = 200_000,
 ) -> np.ndarray:
@@ -117,8 +119,10 @@ def run_cnn(
     picks Kim et al. (2020, ``"fixed"``) or seed 003's ``"fsf"``/``"scf"``;
     ``refinement="graph"`` refines targets by Felzenszwalb segments instead, and
     ``refine_output`` also gives every final superpixel (at full resolution) its most
-    frequent label; ``n_clusters > 0`` labels pixels by k-means over the trained
-    network's hidden features (cnn+kmeans).
+    frequent label, or with ``merge_threshold > 0`` joins the final superpixels into
+    regions by colour and label evidence (:func:`merge_superpixels`; the labels are then
+    region ids); ``n_clusters > 0`` labels pixels by k-means over the trained network's
+    hidden features (cnn+kmeans).
     """
     superpixels = superpixel_spec(refinement, n_superpixels, compactness, graph_scale)
     dev = resolve_device(device)
@@ -181,7 +185,13 @@ def run_cnn(
         if reporter is not None:
             reporter.update(0, 1, stage="refining by superpixels")
         ids, n_ids = superpixels.compute(layout.samples)
-        labels = mode_per_superpixel(labels.reshape(ids.shape), ids, n_ids)
+        labels = labels.reshape(ids.shape)
+        if merge_threshold > 0 and scribbles is None:  # scribbles name classes: keep them
+            labels = merge_superpixels(
+                labels, ids, n_ids, features, merge_threshold, merge_label_weight
+            )
+        else:
+            labels = mode_per_superpixel(labels, ids, n_ids)
     return labels.reshape(features.shape[:-1])
 
 

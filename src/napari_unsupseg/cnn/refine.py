@@ -133,3 +133,87 @@ def mode_per_superpixel(labels: np.ndarray, superpixels: np.ndarray, n_superpixe
     counts = np.bincount(key, minlength=n_superpixels * n_labels)
     mode = counts.reshape(n_superpixels, n_labels).argmax(axis=1)
     return mode[superpixels].astype(labels.dtype, copy=False)
+
+
+def merge_superpixels(
+    labels: np.ndarray,
+    superpixels: np.ndarray,
+    n_superpixels: int,
+    features: np.ndarray,
+    threshold: float,
+    label_weight: float,
+) -> np.ndarray:
+    """Regions made of superpixels: two touching superpixels join when
+
+        100 x |mean colour difference| + label_weight x (1 - label overlap) < threshold
+
+    with features normalised to [0, 1] (so 100 is the whole range), three channels
+    compared in CIELAB (L scaled to 0..1; distances as people see colours: +0.005 mIoU
+    All over RGB on the BSDS500 validation split), and the label overlap the shared
+    fraction of the two superpixels' label histograms (1: same labels).
+    Returns region ids 0..R-1 with the superpixels' shape; touching counts along every
+    axis, so regions of a stack continue across planes.
+
+    Why: giving every superpixel its most frequent label joins all touching superpixels
+    of one label, even across a clear colour edge, and never joins two that look alike
+    but were labelled apart. Weighing both kinds of evidence on each edge scores better
+    on the BSDS500 validation split (docs/benchmarks.md).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ids = superpixels.reshape(features.shape[:-1])
+    flat_ids = ids.ravel()
+    sizes = np.bincount(flat_ids, minlength=n_superpixels).astype(np.float64)
+    sizes[sizes == 0] = 1
+    flat_features = features.reshape(-1, features.shape[-1])
+    means = (
+        np.stack(
+            [
+                np.bincount(flat_ids, flat_features[:, c], n_superpixels)
+                for c in range(flat_features.shape[1])
+            ],
+            axis=1,
+        )
+        / sizes[:, None]
+    )
+    if means.shape[1] == 3:  # per superpixel, not per pixel: a big image stays cheap
+        from skimage.color import rgb2lab
+
+        means = rgb2lab(np.clip(means, 0.0, 1.0)) / 100.0
+    _, compact = np.unique(labels.ravel(), return_inverse=True)
+    n_labels = int(compact.max()) + 1
+    histograms = np.bincount(
+        flat_ids * n_labels + compact.ravel(), minlength=n_superpixels * n_labels
+    )
+    histograms = (histograms.reshape(n_superpixels, n_labels) / sizes[:, None]).astype(np.float32)
+
+    first, second = _touching_pairs(ids, n_superpixels)
+    colour = 100.0 * np.linalg.norm(means[first] - means[second], axis=1)
+    overlap = np.minimum(histograms[first], histograms[second]).sum(axis=1)
+    join = colour + label_weight * (1.0 - overlap) < threshold
+    graph = coo_matrix(
+        (np.ones(int(join.sum()), dtype=np.int8), (first[join], second[join])),
+        shape=(n_superpixels, n_superpixels),
+    )
+    _, region = connected_components(graph, directed=False)
+    return region[ids].astype(np.int64)
+
+
+def _touching_pairs(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (smaller, larger) id pairs of neighbours along every axis of ``ids``."""
+    keys = []
+    for axis in range(ids.ndim):
+        if ids.shape[axis] < 2:
+            continue
+        lower = [slice(None)] * ids.ndim
+        upper = [slice(None)] * ids.ndim
+        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
+        a, b = ids[tuple(lower)].ravel(), ids[tuple(upper)].ravel()
+        differ = a != b
+        a, b = a[differ], b[differ]
+        keys.append(np.unique(np.minimum(a, b) * n + np.maximum(a, b)))
+    if not keys:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    keys = np.unique(np.concatenate(keys))
+    return keys // n, keys % n

@@ -161,6 +161,27 @@ GRAPH_SCALE = Param(
     relevant_when=("refinement", ("graph",)),
 )
 
+MERGE_THRESHOLD = Param(
+    "merge_threshold",
+    16.0,
+    "float",
+    "Final cleanup: join touching graph superpixels whose colour difference (in % of "
+    "the range; CIELAB for 3 channels) + merge_label_weight x label mismatch is below "
+    "this; 0: give each superpixel its most frequent label instead. Not with scribbles.",
+    min=0.0,
+    max=1e4,
+    relevant_when=("refinement", ("graph",)),
+)
+MERGE_LABEL_WEIGHT = Param(
+    "merge_label_weight",
+    25.0,
+    "float",
+    "Final cleanup: cost of two superpixels labelled wholly apart by the network.",
+    min=0.0,
+    max=1e4,
+    relevant_when=("refinement", ("graph",)),
+)
+
 
 def _n_superpixels(default=10000):
     return Param(
@@ -190,6 +211,8 @@ _CNN_PARAMS = (
     _p(15.0),
     REFINEMENT,
     GRAPH_SCALE,
+    MERGE_THRESHOLD,
+    MERGE_LABEL_WEIGHT,
     _n_superpixels(),
     COMPACTNESS,
     SCRIBBLES,
