@@ -44,6 +44,14 @@ def auto_min_labels(features: np.ndarray) -> int:
     return int(np.floor(np.mean(stds) / 10.0)) + 4
 
 
+def auto_merge_threshold(n_channels: int) -> float:
+    """The final merge for colour photographs, where it was tuned (BSDS500 validation:
+    mIoU All 0.345 -> 0.362); other images keep the most-frequent-label cleanup, which
+    scores better on fluorescence-like cells (0.90 against 0.74 after 10 iterations):
+    there, neighbouring cells differ in brightness by more than the threshold."""
+    return 16.0 if n_channels == 3 else 0.0
+
+
 def evenly_spaced(n: int, k: int) -> list[int]:
     """``k`` indices spread evenly over 0..n-1, ends included (all if k <= 0 or k >= n)."""
     if k <= 0 or k >= n:
@@ -108,7 +116,7 @@ def run_cnn(
     compactness: float = 100.0,
     graph_scale: float = 100.0,
     refine_output: bool = False,
-    merge_threshold: float = 0.0,
+    merge_threshold: float | str = 0.0,
     merge_label_weight: float = 20.0,
     n_clusters: int = 0,
     max_samples: int = 200_000,
@@ -186,6 +194,8 @@ def run_cnn(
             reporter.update(0, 1, stage="refining by superpixels")
         ids, n_ids = superpixels.compute(layout.samples)
         labels = labels.reshape(ids.shape)
+        if merge_threshold == "auto":
+            merge_threshold = auto_merge_threshold(features.shape[-1])
         if merge_threshold > 0 and scribbles is None:  # scribbles name classes: keep them
             labels = merge_superpixels(
                 labels, ids, n_ids, features, merge_threshold, merge_label_weight

@@ -55,7 +55,9 @@ def segment_series(
 
     Images may differ in size but must have the same number of channels. Parameters
     are those of ``method`` (a CNN method); ``stack_mode``/``train_planes`` do not
-    apply and scribbles are not supported here (use :func:`segment`).
+    apply and scribbles are not supported here (use :func:`segment`). ``cnn``'s final
+    cleanup gives each superpixel its most frequent label here, never the region merge
+    (``merge_threshold``): ids name classes shared by all the images, not regions.
     """
     spec = get_method(method)
     if not spec.uses_torch:

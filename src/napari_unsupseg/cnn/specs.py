@@ -163,13 +163,15 @@ GRAPH_SCALE = Param(
 
 MERGE_THRESHOLD = Param(
     "merge_threshold",
-    16.0,
+    "auto",
     "float",
     "Final cleanup: join touching graph superpixels whose colour difference (in % of "
     "the range; CIELAB for 3 channels) + merge_label_weight x label mismatch is below "
-    "this; 0: give each superpixel its most frequent label instead. Not with scribbles.",
+    "this; 0: give each superpixel its most frequent label instead. auto: 16 for "
+    "3-channel (colour) images, 0 for others. Not with scribbles.",
     min=0.0,
     max=1e4,
+    special=("auto",),
     relevant_when=("refinement", ("graph",)),
 )
 MERGE_LABEL_WEIGHT = Param(

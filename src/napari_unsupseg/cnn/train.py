@@ -132,6 +132,8 @@ def train(
     state = TrainResult(None, None, 0, 0, float("nan"), "max_iter")
     step_samples = config.batch_size if subset else n_samples
     response_bytes = 4 * step_samples * x[0, 0].numel() * net[-1].num_features
+    if device.type != "cpu":  # GPU memory has its own caching allocator
+        response_bytes = 0
     with reuse_freed_memory(response_bytes):  # the same big buffers every iteration
         for iteration in range(1, config.max_iter + 1):
             xb, sb, pb = x, scribbles, superpixels
