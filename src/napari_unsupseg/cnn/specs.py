@@ -241,7 +241,8 @@ METHODS = (
         "cnn",
         "cnn",
         "Self-training CNN, recommended settings: a short training on a reduced copy "
-        "with the FSF continuity loss, final labels cleaned by graph superpixels.",
+        "with the FSF continuity loss, final labels cleaned by graph superpixels "
+        "(joined into regions on colour images).",
         _CNN_PARAMS,
         "Kim et al. 2020 with seed 003's weighting; settings chosen by measurement",
     ),
