@@ -37,7 +37,7 @@ def _segment_kmeans(image, **kwargs):
         (np.array([[0.0, np.inf], [1.0, 2.0]]), {}, ValueError, "NaN or infinite"),
         (np.ones((4, 4), np.complex64), {}, TypeError, "complex"),
         (np.array([["a", "b"], ["c", "d"]]), {}, TypeError, "not numeric"),
-        (np.zeros((2, 2, 2, 2, 2, 2)), {}, ValueError, "at most 5"),
+        (np.zeros((2, 2, 2, 2, 2, 2)), {}, ValueError, "image has 6 spatial dimensions"),
         (np.arange(16.0).reshape(4, 4), {"channel_axis": 2}, ValueError, "out of range"),
         (np.arange(16.0).reshape(4, 4), {"channel_axis": 1.5}, TypeError, "channel_axis"),
         (

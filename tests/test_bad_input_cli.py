@@ -36,7 +36,7 @@ def _write_bad_arrays(folder):
         "pixel.png": "single pixel",
         "nan.tif": "NaN or infinite",
         "complex.tif": "complex",
-        "six_dims.tif": "at most 5",
+        "six_dims.tif": "image has 6 spatial dimensions",
     }
 
 

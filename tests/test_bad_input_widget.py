@@ -53,7 +53,7 @@ def _six_dims():
     [
         (np.array([[3.0]]), {}, "single pixel"),
         (np.zeros((24, 24), bool), {}, "constant"),
-        (_six_dims(), {"run_on": "whole stack"}, "at most 5"),
+        (_six_dims(), {"run_on": "whole stack"}, "image has 6 spatial dimensions"),
     ],
     ids=["one-pixel", "constant-bool", "six-dims"],
 )

@@ -74,11 +74,6 @@ def prepare_image(
     image = _check_dtype(image)
     if image.size == 0:
         raise ValueError(f"image is empty (shape {image.shape})")
-    if image.ndim > MAX_DIMS:
-        raise ValueError(
-            f"image has {image.ndim} dimensions; at most {MAX_DIMS} are supported "
-            "(time, z, y, x and channels): select a sub-volume first"
-        )
 
     is_rgb = False
     if channel_axis is None:
@@ -106,6 +101,12 @@ def prepare_image(
         if is_rgb and data.shape[-1] == 4:
             data = data[..., :3]  # alpha is not a colour
     spatial_shape = data.shape[:-1]
+    if len(spatial_shape) > MAX_DIMS - 1:  # counted without channels, however given
+        raise ValueError(
+            f"image has {len(spatial_shape)} spatial dimensions {spatial_shape}; at most "
+            f"{MAX_DIMS - 1} are supported (time, z, y, x), plus channels: select a "
+            "sub-volume first"
+        )
     if len(spatial_shape) < 2:
         raise ValueError(
             f"image needs at least two spatial dimensions (y, x); got shape {image.shape}"
