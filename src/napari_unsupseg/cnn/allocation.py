@@ -5,8 +5,8 @@ image at 100 channels: 62 MB each). glibc hands blocks that large straight back 
 kernel on ``free`` and maps fresh zeroed pages on the next ``malloc``, so every
 iteration pays a page fault per 4 KiB: a third of the iteration's time on a 2-core
 machine. While :func:`reuse_freed_memory` is active, large blocks come from the heap and
-freed ones stay there for the next iteration; on leaving, glibc's defaults come back and
-the unused memory is returned to the system.
+freed ones stay there for the next iteration; on leaving, large blocks are mapped again
+and the unused memory is returned to the system.
 
 The price: blocks that do not fit exactly are left beside new ones, so the peak
 resident memory of training grows by up to about 40% (481x321 at C = 100: 0.93 GiB to
@@ -24,9 +24,12 @@ import platform
 import threading
 from contextlib import contextmanager
 
-# mallopt parameters and glibc's defaults for them (malloc.h)
+# mallopt parameters (malloc.h) and what they are set back to. Any mallopt call ends
+# glibc's dynamic thresholds for the process (it can't be undone), so the trim threshold
+# goes back to where glibc's own adjustment takes it at most (2 x the 32 MiB mmap
+# threshold), not to its start of 128 KiB, which would trim the heap after every free.
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+_RESTORED_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 64 * 2**20, 65536
 #: glibc's largest mmap threshold: smaller blocks come from the heap anyway
 LARGE_BUFFER_BYTES = 32 * 2**20
 
@@ -76,5 +79,5 @@ def reuse_freed_memory(buffer_bytes: int | None = None):
             _active -= 1
             if _active == 0:
                 libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-                libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+                libc.mallopt(_M_TRIM_THRESHOLD, _RESTORED_TRIM_THRESHOLD)
                 libc.malloc_trim(0)  # give the kept memory back
