@@ -48,5 +48,9 @@ def cnn_scf(features, *, seed, device, reporter, **params):
 
 
 def cnn_kmeans(features, *, seed, device, reporter, **params):
-    """Train as ``cnn``, then k-means over the network's hidden per-pixel features."""
-    return run_cnn(features, seed=seed, device=device, reporter=reporter, **params)
+    """Train as ``cnn``, then k-means over the network's hidden per-pixel features; the
+    final superpixels take their most frequent class (never the region merge: the
+    user chose a number of classes)."""
+    return run_cnn(
+        features, seed=seed, device=device, reporter=reporter, refine_output=True, **params
+    )

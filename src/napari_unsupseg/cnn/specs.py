@@ -281,15 +281,20 @@ METHODS = (
     _spec(
         "cnn+kmeans",
         "cnn_kmeans",
-        "Ensemble: train the CNN with cnn's settings (no superpixels), then k-means "
-        "(n_clusters) over its hidden per-pixel features, the map its 1x1 classifier reads.",
+        "Ensemble: train the CNN with cnn's settings, then k-means (n_clusters) over its "
+        "hidden per-pixel features, the map its 1x1 classifier reads; each graph "
+        "superpixel then takes its most frequent class.",
         (
             *_common(**_RECOMMENDED),
             SIMILARITY,
             WEIGHTING,
             CONTINUITY,
             _p(15.0),
-            Param("n_clusters", 6, "int", "Regions k-means makes of the features.", min=1, max=256),
+            REFINEMENT,
+            GRAPH_SCALE,
+            _n_superpixels(),
+            COMPACTNESS,
+            Param("n_clusters", 6, "int", "Classes k-means makes of the features.", min=1, max=256),
             Param(
                 "max_samples",
                 200_000,
