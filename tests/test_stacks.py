@@ -58,6 +58,19 @@ def test_z_stack_ids_are_consistent_across_planes(mode):
     assert_ids_consistent(labels, truth)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cnn_regions_of_a_colour_stack_keep_their_ids_across_planes(seed):
+    """``cnn`` (defaults) on a colour stack in reference mode: the final region merge
+    makes ids regions, and a region that continues through the planes keeps its id
+    (touching counts across planes; one 2D network labels every plane alike)."""
+    stack, truth = drifting_blocks_stack()
+    labels = us.segment(stack, "cnn", seed=seed, stack_mode="reference", train_planes=2)
+    assert labels.shape == truth.shape
+    assert_ids_consistent(labels, truth)
+    for plane_labels, plane_truth in zip(labels, truth, strict=True):
+        assert best_match_miou(plane_labels, plane_truth) >= 0.9
+
+
 def moving_square_series(n_frames=5, size=40, step=1, seed=0):
     """A bright 16-bit square drifting ``step`` pixels per frame over a dim background:
     (T, Y, X) uint16 and truth 1 (background) / 2 (square)."""
