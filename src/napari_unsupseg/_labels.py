@@ -23,6 +23,30 @@ def relabel_by_size(labels: np.ndarray) -> np.ndarray:
 
 
 def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map arbitrary integer ids to 0..n-1; return (compact, original_ids)."""
-    ids, inverse = np.unique(np.asarray(labels).ravel(), return_inverse=True)
-    return inverse.reshape(np.shape(labels)).astype(np.int64, copy=False), ids
+    """Map any integer ids to 0..K-1: return (compact ids, original ids, sorted).
+
+    Pixels are collapsed into runs of equal value (raster order) and only the runs'
+    values are sorted, so this costs O(pixels + runs log runs) and never allocates a
+    table indexed by raw values: a label of 10**9 costs nothing extra.
+    """
+    labels = np.asarray(labels)
+    flat = labels.ravel()
+    if flat.size == 0:
+        return np.zeros(labels.shape, dtype=np.int64), flat[:0]
+    starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
+    ids, inverse = np.unique(flat[starts], return_inverse=True)
+    compacted = np.repeat(inverse.astype(np.int64, copy=False), np.diff(starts, append=flat.size))
+    return compacted.reshape(labels.shape), ids
+
+
+def face_neighbour_slices(shape: tuple[int, ...]):
+    """For every axis of ``shape`` longer than 1, the index pair (lower, upper) that
+    puts each element beside its next neighbour along that axis: ``a[lower]`` and
+    ``a[upper]`` are the two sides of every face between elements."""
+    for axis, n in enumerate(shape):
+        if n < 2:
+            continue
+        lower = [slice(None)] * len(shape)
+        upper = [slice(None)] * len(shape)
+        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
+        yield tuple(lower), tuple(upper)

@@ -117,7 +117,7 @@ def run_cnn(
     graph_scale: float = 100.0,
     refine_output: bool = False,
     merge_threshold: float | str = 0.0,
-    merge_label_weight: float = 20.0,
+    merge_label_weight: float = 25.0,
     n_clusters: int = 0,
     max_samples: int = 200_000,
 ) -> np.ndarray:
@@ -192,17 +192,29 @@ def run_cnn(
     if refine_output and superpixels is not None:
         if reporter is not None:
             reporter.update(0, 1, stage="refining by superpixels")
-        ids, n_ids = superpixels.compute(layout.samples)
-        labels = labels.reshape(ids.shape)
         if merge_threshold == "auto":
             merge_threshold = auto_merge_threshold(features.shape[-1])
-        if merge_threshold > 0 and scribbles is None:  # scribbles name classes: keep them
-            labels = merge_superpixels(
-                labels, ids, n_ids, features, merge_threshold, merge_label_weight
-            )
-        else:
-            labels = mode_per_superpixel(labels, ids, n_ids)
+        if scribbles is not None:  # scribbles name classes: keep them
+            merge_threshold = 0.0
+        labels = clean_by_superpixels(
+            labels, layout.samples, superpixels, merge_threshold, merge_label_weight
+        )
     return labels.reshape(features.shape[:-1])
+
+
+def clean_by_superpixels(
+    labels, samples, superpixels: Superpixels, merge_threshold=0.0, merge_label_weight=25.0
+) -> np.ndarray:
+    """The final cleanup at full resolution, over the superpixels of ``samples``
+    (n, *spatial, channels): every superpixel takes its most frequent label, or with
+    ``merge_threshold > 0`` the superpixels are joined into regions
+    (:func:`merge_superpixels`). Returns labels shaped like the superpixel ids."""
+    ids, n_ids = superpixels.compute(samples)
+    labels = labels.reshape(ids.shape)
+    if merge_threshold > 0:
+        features = samples.reshape(*ids.shape, samples.shape[-1])
+        return merge_superpixels(labels, ids, n_ids, features, merge_threshold, merge_label_weight)
+    return mode_per_superpixel(labels, ids, n_ids)
 
 
 def superpixel_spec(refinement, n_superpixels, compactness, graph_scale):

@@ -8,19 +8,6 @@ IGNORE = -100  # torch's default ignore_index: pixels left out of a cross-entrop
 WEIGHTINGS = ("none", "fixed", "fsf", "scf")
 
 
-def continuity_loss(response):
-    """Kim et al.'s spatial continuity: for each spatial axis, the mean absolute
-    difference between neighbours of the full C-channel response (before softmax),
-    each axis averaged over its own elements, summed over the axes.
-
-    ``response`` is (batch, channels, *spatial); axes of length 1 add nothing. The
-    gradient is written by hand: autograd's version of this one line makes about eight
-    full-size temporaries and costs a third of an iteration. Training uses
-    :func:`self_training_loss`, which adds this term to the same gradient buffer.
-    """
-    return _functions()[0].apply(response)
-
-
 def self_training_loss(
     response,
     target,
@@ -35,12 +22,16 @@ def self_training_loss(
     user drew, against the ``scribbles`` instead (a channel index on scribbled pixels,
     :data:`IGNORE` elsewhere). As in Kim et al., each of the two terms is a mean over
     its own pixels, scaled by its weight. Plus ``continuity_weight`` (a number or a
-    0-d tensor) times :func:`continuity_loss`.
+    0-d tensor) times Kim et al.'s spatial continuity: for each spatial axis, the mean
+    absolute difference between neighbours of the full C-channel response (before
+    softmax), each axis averaged over its own elements, summed over the axes (axes of
+    length 1 add nothing).
 
     Written as one autograd function because on a CPU these passes over the
     (pixels x channels) response cost as much as the convolutions' arithmetic:
-    autograd's version copies the response, fills and adds three full-size gradients;
-    this one makes the gradient from the saved log-softmax in one buffer.
+    autograd's version copies the response, fills and adds three full-size gradients
+    (its continuity term alone made about eight full-size temporaries); this one makes
+    the gradient from the saved log-softmax in one buffer.
     """
     import torch
 
@@ -60,7 +51,7 @@ def self_training_loss(
             similarity_weight / n_free.clamp_min(1).to(dtype),
         )
         target = torch.where(drawn, scribbles, target)
-    return _functions()[1].apply(response, target, weights, continuity_weight)
+    return _loss_function().apply(response, target, weights, continuity_weight)
 
 
 def _channel_last(response):
@@ -104,35 +95,16 @@ def _is_tensor(value) -> bool:
     return hasattr(value, "dim")
 
 
-_FUNCTIONS = None
+_FUNCTION = None
 
 
-def _functions():
-    """(continuity, whole loss) autograd Functions, built on first use so that torch
-    loads lazily."""
-    global _FUNCTIONS
-    if _FUNCTIONS is None:
+def _loss_function():
+    """The autograd Function of :func:`self_training_loss`, built on first use so that
+    torch loads lazily."""
+    global _FUNCTION
+    if _FUNCTION is None:
         import torch
         from torch.autograd.function import once_differentiable
-
-        class _Continuity(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, response):
-                last = response.movedim(1, -1)
-                total, ctx.dims, signs = _continuity_forward(last)
-                ctx.shape = last.shape
-                ctx.save_for_backward(*signs)
-                return total.to(response.dtype)
-
-            @staticmethod
-            @once_differentiable
-            def backward(ctx, grad_output):
-                signs = ctx.saved_tensors
-                if not signs:
-                    return None
-                grad = signs[0].new_zeros(ctx.shape)
-                _add_continuity_gradient(grad, ctx.dims, signs, grad_output)
-                return grad.movedim(-1, 1)
 
         class _SelfTrainingLoss(torch.autograd.Function):
             """Forward: log-softmax of the (pixels, channels) view, the weighted
@@ -170,8 +142,8 @@ def _functions():
                     _add_continuity_gradient(grad_last, ctx.dims, signs, scale)
                 return grad_last.movedim(-1, 1).to(ctx.dtype), None, None, None
 
-        _FUNCTIONS = (_Continuity, _SelfTrainingLoss)
-    return _FUNCTIONS
+        _FUNCTION = _SelfTrainingLoss
+    return _FUNCTION
 
 
 def continuity_weight(weighting: str, n_labels, fixed: float = 1.0, p: float = 1.0):

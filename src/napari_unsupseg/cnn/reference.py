@@ -20,9 +20,16 @@ from .._labels import relabel_by_size
 from .._preprocess import prepare_image
 from .._progress import CancelCheck, ProgressCallback, Reporter
 from .._registry import get_method
-from .engine import auto_min_labels, fit, predict, resize_planes, superpixel_spec, to_tensor
+from .engine import (
+    auto_min_labels,
+    clean_by_superpixels,
+    fit,
+    predict,
+    resize_planes,
+    superpixel_spec,
+    to_tensor,
+)
 from .infer import downscaled_shape
-from .refine import mode_per_superpixel
 from .train import TrainConfig
 
 _ENTRY_SETTINGS = {
@@ -171,14 +178,11 @@ def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_s
         reporter,
     )
     if params.get("refine_output") and superpixels is not None:  # as segment() does
-        labels = [_refined(lab, f, superpixels) for lab, f in zip(labels, features, strict=True)]
+        labels = [
+            clean_by_superpixels(lab, f[None], superpixels).reshape(lab.shape)
+            for lab, f in zip(labels, features, strict=True)
+        ]
     return labels
-
-
-def _refined(labels, features, superpixels):
-    """Every superpixel of the full-size image takes its most frequent label."""
-    ids, n_ids = superpixels.compute(features[None])
-    return mode_per_superpixel(labels.reshape(ids.shape), ids, n_ids).reshape(labels.shape)
 
 
 def torch_cat(tensors):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._labels import compact_labels, face_neighbour_slices
+
 REFINEMENTS = ("none", "slic", "graph")
 #: Felzenszwalb's smallest segment (pixels at full resolution) and smoothing (0.5:
 #: best on the BSDS500 validation split, for Felzenszwalb alone and for the cleanup)
@@ -181,8 +183,8 @@ def merge_superpixels(
         from skimage.color import rgb2lab
 
         means = rgb2lab(np.clip(means, 0.0, 1.0)) / 100.0
-    _, compact = np.unique(labels.ravel(), return_inverse=True)
-    n_labels = int(compact.max()) + 1
+    compact, label_ids = compact_labels(labels)
+    n_labels = label_ids.size
     histograms = np.bincount(
         flat_ids * n_labels + compact.ravel(), minlength=n_superpixels * n_labels
     )
@@ -203,13 +205,8 @@ def merge_superpixels(
 def _touching_pairs(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Unique (smaller, larger) id pairs of neighbours along every axis of ``ids``."""
     keys = []
-    for axis in range(ids.ndim):
-        if ids.shape[axis] < 2:
-            continue
-        lower = [slice(None)] * ids.ndim
-        upper = [slice(None)] * ids.ndim
-        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
-        a, b = ids[tuple(lower)].ravel(), ids[tuple(upper)].ravel()
+    for lower, upper in face_neighbour_slices(ids.shape):
+        a, b = ids[lower].ravel(), ids[upper].ravel()
         differ = a != b
         a, b = a[differ], b[differ]
         keys.append(np.unique(np.minimum(a, b) * n + np.maximum(a, b)))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._labels import face_neighbour_slices
+
 TOLERANCE = 0.0075
 
 
@@ -22,14 +24,10 @@ def boundary_pixels(labels: np.ndarray, ignore_background: bool) -> np.ndarray:
     inner edges of labelled segments count.
     """
     edge = np.zeros(labels.shape, dtype=bool)
-    for axis in range(labels.ndim):
-        lower = [slice(None)] * labels.ndim
-        upper = [slice(None)] * labels.ndim
-        lower[axis] = slice(None, -1)
-        upper[axis] = slice(1, None)
-        differs = labels[tuple(upper)] != labels[tuple(lower)]
-        edge[tuple(upper)] |= differs
-        edge[tuple(lower)] |= differs
+    for lower, upper in face_neighbour_slices(labels.shape):
+        differs = labels[upper] != labels[lower]
+        edge[upper] |= differs
+        edge[lower] |= differs
     if ignore_background:
         edge &= labels != 0
     return edge

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._labels import compact_labels, face_neighbour_slices
+
 
 def as_labels(data, name: str) -> np.ndarray:
     """Return ``data`` as an integer array (never a modified original), or say what is wrong.
@@ -55,20 +57,6 @@ def as_annotator_stack(ground_truth: np.ndarray, shape: tuple[int, ...]) -> np.n
     )
 
 
-def compact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map any integer ids to 0..K-1: return (compact ids, original ids).
-
-    Pixels are collapsed into runs of equal value (raster order) and only the runs'
-    values are sorted, so this costs O(pixels + runs log runs) and never allocates a
-    table indexed by raw values: a label of 10**9 costs nothing extra.
-    """
-    flat = values.ravel()
-    starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
-    ids, inverse = np.unique(flat[starts], return_inverse=True)
-    compacted = np.repeat(inverse, np.diff(starts, append=flat.size))
-    return compacted.reshape(values.shape), ids
-
-
 def predicted_segments(labels: np.ndarray, split_components: bool):
     """The predicted segments that are scored: (segment index per pixel, label of each segment).
 
@@ -78,7 +66,7 @@ def predicted_segments(labels: np.ndarray, split_components: bool):
     predicted label -1 is not mistaken for skimage's background.
     """
     if not split_components:
-        segments, ids = compact(labels)
+        segments, ids = compact_labels(labels)
         return segments, ids
     if labels.ndim > 3:  # skimage labels 1D-3D only
         return _components_nd(labels)
@@ -88,7 +76,7 @@ def predicted_segments(labels: np.ndarray, split_components: bool):
     negative = labels.dtype.kind == "i" and labels.min() < 0
     wraps = labels.dtype.kind == "u" and labels.dtype.itemsize == 8 and labels.max() >= 2**63
     if negative or wraps:  # skimage would read -1 (or 2**64 - 1) as background
-        safe, _ = compact(labels)
+        safe, _ = compact_labels(labels)
     components = label(safe, background=-1, connectivity=1)
     segments = components - 1
     flat = segments.ravel()
@@ -106,17 +94,14 @@ def _components_nd(labels: np.ndarray):
 
     index = np.arange(labels.size).reshape(labels.shape)
     starts, ends = [], []
-    for axis in range(labels.ndim):
-        lower = [slice(None)] * labels.ndim
-        upper = [slice(None)] * labels.ndim
-        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
-        same = labels[tuple(lower)] == labels[tuple(upper)]
-        starts.append(index[tuple(lower)][same])
-        ends.append(index[tuple(upper)][same])
+    for lower, upper in face_neighbour_slices(labels.shape):
+        same = labels[lower] == labels[upper]
+        starts.append(index[lower][same])
+        ends.append(index[upper][same])
     starts, ends = np.concatenate(starts), np.concatenate(ends)
     graph = coo_matrix((np.ones(starts.size, np.int8), (starts, ends)), (labels.size,) * 2)
     _, components = connected_components(graph, directed=False)
-    segments, _ = compact(components.reshape(labels.shape))
+    segments, _ = compact_labels(components.reshape(labels.shape))
     first = np.unique(segments.ravel(), return_index=True)[1]
     ids = labels.ravel()[first]
     return segments, ids
