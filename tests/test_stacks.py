@@ -133,11 +133,12 @@ def test_segment_series_same_seed_same_labels():
         np.testing.assert_array_equal(a, b)
 
 
-def test_segment_series_cleans_cnn_labels_by_graph_superpixels_as_segment_does():
+@pytest.mark.parametrize("method", ["cnn", "cnn+kmeans"])
+def test_segment_series_cleans_labels_by_graph_superpixels_as_segment_does(method):
     from napari_unsupseg.cnn.refine import graph_superpixels
 
     images = [noisy_blocks((48, 48), seed=index)[0] for index in range(2)]
-    labels = us.segment_series(images, "cnn", seed=0)
+    labels = us.segment_series(images, method, seed=0)
     for image, result in zip(images, labels, strict=True):
         ids, n_ids = graph_superpixels((image / np.float32(255))[None], 100.0, 20)
         per_superpixel = [np.unique(result[ids[0] == k]).size for k in range(n_ids)]

@@ -30,15 +30,9 @@ from .engine import (
     to_tensor,
 )
 from .infer import downscaled_shape
+from .methods import FIXED
 from .train import TrainConfig
 
-_ENTRY_SETTINGS = {
-    "cnn": {"refine_output": True},
-    "cnn_superpixel": {"refinement": "slic", "weighting": "none"},
-    "cnn_continuity": {"weighting": "fixed"},
-    "cnn_fsf": {"weighting": "fsf"},
-    "cnn_scf": {"weighting": "scf"},
-}
 _SERIES_IGNORES = ("stack_mode", "train_planes")
 
 
@@ -123,7 +117,7 @@ def _train_index(train_on, n: int) -> list[int]:
 
 
 def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_size):
-    settings = dict(_ENTRY_SETTINGS.get(spec.entry_point.rpartition(":")[2], {}))
+    settings = dict(FIXED[spec.entry_point.rpartition(":")[2]])
     params = {**params, **settings}
     train_feats = [features[i] for i in index]
     shapes = np.array([f.shape[:2] for f in train_feats])
