@@ -473,6 +473,60 @@ def test_merged_regions_continue_across_the_planes_of_a_stack():
     np.testing.assert_array_equal(regions[0], regions[1])
 
 
+def test_three_channels_are_compared_in_cielab():
+    """Two touching superpixels of one label whose colours are 17 apart in RGB (% of
+    the range) but 46 apart in CIELAB: a threshold of 30 keeps them apart."""
+    from napari_unsupseg.cnn.refine import merge_superpixels
+
+    superpixels = np.repeat(np.arange(2), 4)[None].repeat(4, axis=0)
+    colours = np.array([[0.0, 0.43, 0.5], [0.0, 0.29, 0.6]], dtype=np.float32)
+    features = colours[superpixels]
+    labels = np.zeros(superpixels.shape, dtype=np.int64)
+    assert 100 * np.linalg.norm(colours[0] - colours[1]) < 30
+    assert np.unique(merge_superpixels(labels, superpixels, 2, features, 30.0, 0.0)).size == 2
+    grey = features[..., :1]  # one channel: compared as it is, 14 apart: joined
+    assert np.unique(merge_superpixels(labels, superpixels, 2, grey, 30.0, 0.0)).size == 1
+
+
+def two_yellow_squares(channels: int = 3) -> np.ndarray:
+    """Two separate yellow squares on blue: one class, two regions."""
+    rng = np.random.default_rng(0)
+    image = np.full((64, 64, 3), (40, 60, 160), float)
+    image[8:24, 8:24] = image[40:56, 36:56] = (220, 200, 40)
+    image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+    return image[..., :channels]
+
+
+def square_ids(labels):
+    return [int(np.bincount(labels[square].ravel()).argmax())
+            for square in (np.s_[8:24, 8:24], np.s_[40:56, 36:56])]  # fmt: skip
+
+
+def test_cnn_merges_into_regions_on_colour_images_and_keeps_classes_on_others():
+    """merge_threshold="auto": on a colour image the two squares are two regions (two
+    ids); with merge_threshold=0, and by default on a two-channel image, one class."""
+    colour = us.segment(two_yellow_squares(), "cnn", seed=0)
+    first, second = square_ids(colour)
+    assert first != second
+    classes = us.segment(two_yellow_squares(), "cnn", seed=0, merge_threshold=0)
+    assert len(set(square_ids(classes))) == 1
+    two_channels = np.moveaxis(two_yellow_squares(2), -1, 0)
+    other = us.segment(two_channels, "cnn", seed=0, channel_axis=0)
+    assert len(set(square_ids(other))) == 1
+
+
+@pytest.mark.parametrize("method", ["cnn", "cnn+kmeans"])
+def test_final_labels_are_whole_graph_superpixels(method):
+    """cnn (class cleanup) and cnn+kmeans: one label per graph superpixel at full size."""
+    from napari_unsupseg.cnn.refine import graph_superpixels
+
+    image = two_yellow_squares()
+    params = {"merge_threshold": 0} if method == "cnn" else {}
+    labels = us.segment(image, method, seed=0, **params)
+    ids, n_ids = graph_superpixels((image / np.float32(255))[None], 100.0, 20)
+    assert max(np.unique(labels[ids[0] == k]).size for k in range(n_ids)) == 1
+
+
 def test_cnn_with_scribbles_keeps_the_scribble_classes_instead_of_merging():
     image, truth = two_close_shades()
     scribbles = np.zeros(truth.shape, dtype=np.int32)
