@@ -79,16 +79,21 @@ class OverlapGraph:
         assignment with IoU >= T. Exact ties left after that (equal count, equal
         total) go to the assignment whose matched pairs have the higher IoU, so the
         result never depends on the order of the labels; StarDist keeps whichever
-        optimum its solver meets first. Above 0.5 every segment has at most one
-        partner with IoU >= T, so the matched pairs are simply all such pairs; and a
-        connected piece of the overlap graph without any such pair changes nothing.
+        optimum its solver meets first.
+
+        Where no two pairs reaching T share a segment (always above 0.5, where a
+        segment has at most one such partner), the count alone asks for all of them:
+        only the connected pieces of the overlap graph where such pairs compete need
+        the assignment.
         """
         above = iou >= threshold
-        if threshold > 0.5 or not above.any():
+        rows, cols = self.rows[above], self.cols[above]
+        competing = (np.bincount(rows)[rows] > 1) | (np.bincount(cols)[cols] > 1)
+        if not competing.any():
             return above
         weights = above * (1.0 + EXACT_TIE * iou) + iou / (2.0 * max(n_matchable, 1))
-        active = np.isin(self.piece, self.piece[above])
-        return self.best(weights, active) & above
+        active = np.isin(self.piece, self.piece[above][competing])
+        return np.where(active, self.best(weights, active), above) & above
 
 
 def _compact(ids: np.ndarray) -> np.ndarray:
