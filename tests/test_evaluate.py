@@ -107,9 +107,9 @@ def reference(labels, truth, split_components=True, ignore_background=False):
     together_both = np.sum(same_gt & same_pred)
     result = {
         "best": best,
-        "miou": best.mean(),
+        "miou": best.mean() if best.size else math.nan,  # nothing scored: NaN
         "hungarian_sum": iou[rows, cols].sum(),
-        "covering": np.sum(sizes * best) / sizes.sum(),
+        "covering": np.sum(sizes * best) / sizes.sum() if sizes.size else math.nan,
         "rand_index": np.mean(same_gt == same_pred) if same_gt.size else 1.0,
         "ari": adjusted_rand_score(gt_kept, pred_kept),
         "vi_split": conditional_entropy_bits(pred_kept, gt_kept),
