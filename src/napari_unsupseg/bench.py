@@ -5,7 +5,7 @@ holding a stack of annotators' label images (key ``segs``: the BSDS500 layout). 
 image is segmented with :func:`napari_unsupseg.segment` and scored with
 :func:`napari_unsupseg.evaluation.evaluate`, the same code paths users run.
 
-Pooling, as the papers do (GUIDE §3): every ground-truth segment gets its best IoU over
+Pooling, as the papers do: every ground-truth segment gets its best IoU over
 the predicted segments (split into 4-connected components). *All* averages those IoUs
 over every segment of every annotator of every image; *Fine* keeps, per image, the
 annotator with the most segments, *Coarse* the one with the fewest, pooled over images.
