@@ -73,9 +73,19 @@ def test_bad_thresholds_get_clear_errors(kwargs, message):
         evaluate(TRUTH, TRUTH, **kwargs)
 
 
-def test_all_background_truth_with_ignore_background_is_refused():
-    with pytest.raises(ValueError, match="all background"):
-        evaluate(TRUTH, np.zeros_like(TRUTH), ignore_background=True)
+def test_all_background_truth_is_scored_as_stardist_scores_it():
+    # No ground-truth object: no true positive and no false negative, every predicted
+    # object a false positive; where 0 is also background for the region metrics
+    # there is nothing for them to score (NaN).
+    result = evaluate(TRUTH, np.zeros_like(TRUTH), ignore_background=True)
+    assert (result["tp@0.5"], result["fp@0.5"], result["fn@0.5"]) == (0, 4, 0)
+    assert result["f1@0.5"] == result["pq@0.5"] == result["seg"] == 0.0
+    assert math.isnan(result["miou"]) and math.isnan(result["covering"])
+
+
+def test_ignore_background_other_than_none_true_or_false_is_refused():
+    with pytest.raises(TypeError, match="ignore_background must be None"):
+        evaluate(TRUTH, TRUTH, ignore_background="no")
 
 
 @pytest.mark.parametrize(
@@ -93,9 +103,10 @@ def test_negative_and_huge_label_ids_score_like_small_ones(ids):
     relabelled = ids[TRUTH - 1]
     prediction = TRUTH.copy()
     prediction[0, :2] = 2  # one mistake, so the scores are not all perfect
-    expected = evaluate(prediction, TRUTH, boundary=True)
-    assert evaluate(ids[prediction - 1], relabelled, boundary=True) == expected
-    assert evaluate(prediction, relabelled, boundary=True) == expected
+    options = {"boundary": True, "ignore_background": False}  # 0 is an id like the others
+    expected = evaluate(prediction, TRUTH, **options)
+    assert evaluate(ids[prediction - 1], relabelled, **options) == expected
+    assert evaluate(prediction, relabelled, **options) == expected
 
 
 def test_bool_labels_are_scored_as_zero_and_one():
@@ -158,6 +169,18 @@ _UNIT_METRICS = [
 ]
 
 
+_REGION_METRICS = {
+    "miou",
+    "miou_fine",
+    "miou_coarse",
+    "miou_hungarian",
+    "covering",
+    "rand_index",
+    "are_precision",
+    "are_recall",
+}
+
+
 def _elements(dtype):
     if dtype.kind == "f":
         whole = st.integers(-1000, 1000).map(float)
@@ -191,7 +214,7 @@ def label_pairs(draw):
 @given(
     pair=label_pairs(),
     split=st.booleans(),
-    ignore_background=st.booleans(),
+    ignore_background=st.sampled_from([None, True, False]),
     boundary=st.booleans(),
 )
 def test_evaluate_returns_valid_scores_or_raises_clearly(pair, split, ignore_background, boundary):
@@ -210,13 +233,18 @@ def test_evaluate_returns_valid_scores_or_raises_clearly(pair, split, ignore_bac
     except (ValueError, TypeError) as error:
         assert str(error)  # a message, not a bare exception
     else:
+        # Region metrics have nothing to score only when 0 is background to them and
+        # no annotator labelled a pixel: then they are NaN.
+        nothing = ignore_background is True and result["n_gt"] == 0
         for key in _UNIT_METRICS:
-            if key in result:
+            if key in result and not (nothing and key in _REGION_METRICS):
                 assert 0.0 <= result[key] <= 1.0 + 1e-12, (key, result[key])
+        assert nothing or -1.0 <= result["ari"] <= 1.0 + 1e-12, result["ari"]
         for key in ("vi", "vi_split", "vi_merge"):
-            assert result[key] >= 0.0 and math.isfinite(result[key]), (key, result[key])
+            if not nothing:
+                assert result[key] >= 0.0 and math.isfinite(result[key]), (key, result[key])
         assert result["n_pred"] >= 1 or ignore_background
-        assert result["n_gt"] >= 1 and result["n_annotators"] >= 1
+        assert (result["n_gt"] >= 1 or nothing) and result["n_annotators"] >= 1
         assert min(result["tp@0.5"], result["fp@0.5"], result["fn@0.5"]) >= 0
         assert ("boundary_f" in result) == boundary
     assert labels.tobytes() == labels_before.tobytes()

@@ -9,6 +9,7 @@ from napari.layers import Image, Labels
 import napari_unsupseg
 from napari_unsupseg._widgets import evaluate as evaluate_module
 from napari_unsupseg._widgets.evaluate import EvaluateWidget
+from napari_unsupseg.evaluation import _pixel_matching
 
 SCALE, TRANSLATE = (0.5, 2.0), (10.0, -5.0)
 
@@ -180,7 +181,8 @@ def test_annotator_stack_and_options(qtbot, make_napari_viewer, errors):
     viewer.add_labels(truths, name="annotators ground truth")
     viewer.add_labels(labels, name="pred")
     widget = EvaluateWidget(viewer)
-    widget._ignore_background.value = True
+    assert widget._ignore_background.value == "usual per metric"  # None: each its own
+    widget._ignore_background.value = "background"
     widget._boundary.value = True
     widget._thresholds.value = "0.3 0.6"
     run_to_end(qtbot, widget)
@@ -248,15 +250,18 @@ def test_bad_picks_notify_and_touch_nothing(qtbot, make_napari_viewer, errors, c
     assert widget.metrics == {}
 
 
-def test_engine_errors_come_back_as_a_notification(qtbot, make_napari_viewer, errors):
+def test_engine_errors_come_back_as_a_notification(qtbot, make_napari_viewer, errors, monkeypatch):
     viewer = make_napari_viewer()
-    viewer.add_labels(np.zeros((8, 8), int), name="ground truth")
-    viewer.add_labels(np.ones((8, 8), int), name="pred")
+    rng = np.random.default_rng(1)
+    viewer.add_labels(rng.integers(0, 2, (200, 200)), name="ground truth")
+    viewer.add_labels(rng.integers(0, 2, (200, 200)), name="pred")
     widget = EvaluateWidget(viewer)
-    widget._ignore_background.value = True  # the ground truth is all background
+    widget._boundary.value = True
+    # a boundary matching past the size the engine allows (made tiny here)
+    monkeypatch.setattr(_pixel_matching, "MAX_PAIRS", 10)
     before = snapshot(viewer)
     run_to_end(qtbot, widget)
-    assert len(errors) == 1 and "all background" in errors[0]
+    assert len(errors) == 1 and "boundary F-measure" in errors[0]
     assert_unchanged(viewer, before)
     assert widget._run_button.enabled
 

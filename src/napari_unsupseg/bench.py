@@ -5,7 +5,7 @@ holding a stack of annotators' label images (key ``segs``: the BSDS500 layout). 
 image is segmented with :func:`napari_unsupseg.segment` and scored with
 :func:`napari_unsupseg.evaluation.evaluate`, the same code paths users run.
 
-Pooling, as the papers do (GUIDE §3): every ground-truth segment gets its best IoU over
+Pooling, as the papers do: every ground-truth segment gets its best IoU over
 the predicted segments (split into 4-connected components). *All* averages those IoUs
 over every segment of every annotator of every image; *Fine* keeps, per image, the
 annotator with the most segments, *Coarse* the one with the fewest, pooled over images.
@@ -77,6 +77,7 @@ IMAGE_FIELDS = (
     "miou_coarse",
     "covering",
     "rand_index",
+    "ari",
     "vi",
     "tracemalloc_peak_mib",
     "rss_added_mib",
@@ -328,6 +329,7 @@ def run_bench(
                     n_annotators=len(ious),
                     covering=_round(scores.get("covering")),
                     rand_index=_round(scores.get("rand_index")),
+                    ari=_round(scores.get("ari")),
                     vi=_round(scores.get("vi")),
                     tracemalloc_peak_mib="" if traced is None else round(traced / MIB, 1),
                     rss_added_mib=round(peak / MIB, 1),

@@ -144,7 +144,7 @@ def _add_evaluate(commands) -> None:
         help="score a label file against ground truth",
         description="Score predicted labels against ground truth and print the metrics "
         "of napari_unsupseg.evaluate (mIoU All/Fine/Coarse, Hungarian mIoU, covering, "
-        "Rand index, VI, matching scores at IoU thresholds, ...).\n\n"
+        "Rand index, adjusted Rand index, VI, matching scores at IoU thresholds, ...).\n\n"
         "PRED and GT are label files: TIFF, PNG (grey ids, or colours), NPY or NPZ. GT "
         "may hold a stack of annotators on its first axis (an NPZ with key 'segs', the "
         "BSDS500 layout); PRED must have the shape of one annotator's labels.",
@@ -175,8 +175,11 @@ def _add_evaluate(commands) -> None:
     )
     parser.add_argument(
         "--ignore-background",
-        action="store_true",
-        help="leave ground-truth label 0 out of the scores",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read label 0 as background (--ignore-background) or as a segment "
+        "(--no-ignore-background) in every score; default: as each score's community does "
+        "(a segment for mIoU, covering, Rand, VI; background for F1, PQ, SEG)",
     )
     parser.add_argument(
         "--thresholds",
@@ -187,7 +190,9 @@ def _add_evaluate(commands) -> None:
         help="IoU thresholds for precision/recall/F1/PQ (default 0.5)",
     )
     parser.add_argument(
-        "--boundary", action="store_true", help="also compute the boundary F-measure (slower)"
+        "--boundary",
+        action="store_true",
+        help="also compute the BSDS benchmark's boundary F-measure (slower)",
     )
     parser.set_defaults(handler=_cmd_evaluate)
 

@@ -34,6 +34,8 @@ CURVE_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0001, 0.05), 2).tolist())
 HISTOGRAM = "IoU histogram"
 F1_CURVE = "F1 vs IoU threshold"
 SEGMENT_COLUMNS = ("annotator", "gt_id", "size", "best_pred_id", "iou", "matched")
+#: how label 0 is read: the choices shown and the ``ignore_background`` they pass
+BACKGROUND_CHOICES = {"usual per metric": None, "background": True, "a segment": False}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class _Job:
     prediction: Labels
     ground_truth: Labels
     split_components: bool
-    ignore_background: bool
+    ignore_background: bool | None
     thresholds: tuple[float, ...]
     boundary: bool
     heat_map: bool
@@ -181,11 +183,15 @@ class EvaluateWidget(Container):
             tooltip="Score every connected piece of a predicted label as its own segment "
             "(Kim et al.): a clustering gives one label to many separate regions.",
         )
-        self._ignore_background = CheckBox(
+        self._ignore_background = ComboBox(
             name="ignore_background",
-            text="ignore background (label 0)",
-            tooltip="Ground-truth 0 is unannotated background, not a segment; predicted 0 "
-            "is no object (the microscopy convention).",
+            label="label 0 is",
+            choices=list(BACKGROUND_CHOICES),
+            value="usual per metric",
+            tooltip="Usual per metric: region scores (mIoU, covering, Rand, VI) count "
+            "ground-truth 0 as a segment (BSDS); F1, PQ and SEG treat it as background and "
+            "predicted 0 as no object (StarDist, Cell Tracking Challenge). Or the same "
+            "reading for every score.",
         )
         self._thresholds = LineEdit(
             name="thresholds",
@@ -195,7 +201,9 @@ class EvaluateWidget(Container):
             "The first also decides 'matched' in the segment table and the missed layer.",
         )
         self._boundary = CheckBox(
-            name="boundary", text="boundary F-measure (slower)", tooltip="BSDS-style."
+            name="boundary",
+            text="boundary F-measure (slower)",
+            tooltip="The BSDS benchmark's boundary precision, recall and F.",
         )
         self._heat_map = CheckBox(
             name="heat_map",
@@ -353,7 +361,7 @@ class EvaluateWidget(Container):
             prediction=prediction,
             ground_truth=truth,
             split_components=self._split.value,
-            ignore_background=self._ignore_background.value,
+            ignore_background=BACKGROUND_CHOICES[self._ignore_background.value],
             thresholds=parse_thresholds(self._thresholds.value),
             boundary=self._boundary.value,
             heat_map=self._heat_map.value,

@@ -1,9 +1,10 @@
 """Scoring a segmentation against ground truth: the seeds' mIoU and the usual companions.
 
-Everything is computed from one contingency table per annotator (see
-``_contingency``), in O(pixels) time and memory whatever the label values are, for 2D
-images and 3D volumes alike. ``docs/evaluation.md`` explains every metric and when to
-use it.
+Every region and instance metric is computed from one contingency table per annotator
+(see ``_contingency``), in O(pixels) time and memory whatever the label values are,
+for 2D images and 3D volumes alike; the boundary F-measure is the BSDS benchmark's
+(``_boundary``). ``docs/evaluation.md`` explains every metric, the convention it
+follows and when to use it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._boundary import boundary_scores
+from ._boundary import boundary_counts, boundary_scores
 from ._scores import Evaluation, check_thresholds
 
 __all__ = ["best_match_ious", "evaluate", "segment_table", "write_csv"]
@@ -24,7 +25,7 @@ def evaluate(
     ground_truth,
     *,
     split_components: bool = True,
-    ignore_background: bool = False,
+    ignore_background: bool | None = None,
     thresholds=(0.5,),
     boundary: bool = False,
 ) -> dict:
@@ -44,17 +45,23 @@ def evaluate(
         (``skimage.measure.label(pred, background=-1, connectivity=1)``). Clustering
         methods give one label to many separate regions; without the split one
         "segment" would be all the sky and all the water at once.
-    ignore_background : bool
-        Ground-truth label 0 means "not annotated / background", not a segment: its
-        pixels are excluded from every metric (no GT segment 0, and covering, Rand,
-        VI and ARE use only labelled pixels). A predicted segment's size still counts
-        all its pixels, so spilling into the background lowers its IoU, and a
-        predicted segment lying in the background is a false positive. Predicted
-        label 0 is then "no segment": never matched (as in StarDist).
+    ignore_background : None, True or False
+        How label 0 is read. None (default): as each metric's community reads it.
+        The region metrics (mIoU, covering, Rand, ARI, VI, ARE) score ground-truth 0
+        as a segment like any other, as BSDS does; the instance metrics (the
+        matching scores at each threshold and SEG) treat ground-truth 0 as
+        background and predicted 0 as "no object", as StarDist and the Cell Tracking
+        Challenge do. True: every metric treats 0 as background (covering, Rand,
+        ARI, VI and ARE then use only labelled pixels); False: every metric scores
+        0 as a segment. Where 0 is background, a predicted segment's size still
+        counts all its pixels, so spilling into the background lowers its IoU, and
+        a predicted segment lying in the background is a false positive. The
+        boundary F-measure does not depend on it (an outline against the background
+        is a boundary).
     thresholds : sequence of float in (0, 1]
         IoU thresholds for the one-to-one matching scores.
     boundary : bool
-        Also compute the boundary F-measure (slower: it needs geometry).
+        Also compute the BSDS boundary F-measure (slower: it matches pixels).
 
     Returns
     -------
@@ -73,6 +80,8 @@ def evaluate(
           mean over annotators.
         - ``rand_index``: 1 - (½Σa_i² + ½Σb_j² - Σn_ij²) / C(N, 2); mean over annotators
           (the PRI with several).
+        - ``ari``: Hubert & Arabie's adjusted Rand index, as scikit-learn's
+          ``adjusted_rand_score``; mean over annotators.
         - ``vi``, ``vi_split``, ``vi_merge``: variation of information in bits,
           ``vi_split`` = H(S|G) (the prediction cuts GT segments), ``vi_merge`` = H(G|S)
           (it merges them); mean over annotators.
@@ -80,14 +89,20 @@ def evaluate(
           the pair precision and recall the right way round, unlike scikit-image).
         - ``seg``: Cell Tracking Challenge SEG: IoU with the predicted segment covering
           more than half of G_i, 0 when none does; mean over GT segments.
-        - per threshold T (keys like ``"f1@0.5"``): ``tp@T``, ``fp@T``, ``fn@T`` from the
-          one-to-one matching of pairs with IoU >= T (StarDist: most matches, then
-          highest total IoU), summed over annotators; ``precision@T`` = TP/(TP+FP),
-          ``recall@T`` = TP/(TP+FN), ``f1@T``, ``pq@T`` = Σ matched IoU / (TP + FP/2 +
-          FN/2).
-        - ``boundary_precision``, ``boundary_recall``, ``boundary_f`` when ``boundary``.
+        - per threshold T (keys like ``"f1@0.5"``): ``tp@T``, ``fp@T``, ``fn@T`` from
+          StarDist's one-to-one matching (most pairs with IoU >= T, then the highest
+          total IoU of the assignment), summed over annotators; ``precision@T`` =
+          TP/(TP+FP), ``recall@T`` = TP/(TP+FN), ``f1@T``, ``pq@T`` = Σ matched IoU /
+          (TP + FP/2 + FN/2); 0 where there is nothing to divide by, as StarDist.
+        - ``boundary_precision``, ``boundary_recall``, ``boundary_f`` when ``boundary``
+          (the BSDS benchmark's), with the counts to pool over a data set:
+          ``boundary_pred``, ``boundary_pred_matched``, ``boundary_gt``,
+          ``boundary_gt_matched``.
         - counts ``n_pred`` (predicted segments after the split), ``n_gt`` (GT segments
-          over all annotators), ``n_annotators``.
+          over all annotators), as the region metrics count them; ``n_annotators``.
+
+        Region metrics with nothing to score (``ignore_background=True`` and no
+        labelled pixel in any annotator) are NaN.
 
     Inputs are never modified.
     """
@@ -106,15 +121,14 @@ def metrics_of(scored: Evaluation, thresholds=(0.5,), boundary: bool = False) ->
     """
     result = scored.metrics(check_thresholds(thresholds))
     if boundary:
-        precision, recall, f = boundary_scores(
-            scored.labels, scored.gt_stack, scored.ignore_background
-        )
-        result.update(boundary_precision=precision, boundary_recall=recall, boundary_f=f)
+        counts = boundary_counts(scored.labels, scored.gt_stack)
+        result.update(boundary_scores(counts))
+        result.update(counts)
     return result
 
 
 def best_match_ious(
-    labels, ground_truth, *, split_components: bool = True, ignore_background: bool = False
+    labels, ground_truth, *, split_components: bool = True, ignore_background: bool | None = None
 ) -> list[np.ndarray]:
     """Per annotator, the best-match IoU of each of its ground-truth segments.
 
@@ -140,7 +154,7 @@ def segment_table(
     ground_truth,
     *,
     split_components: bool = True,
-    ignore_background: bool = False,
+    ignore_background: bool | None = None,
     threshold: float = 0.5,
 ) -> list[dict]:
     """One row per ground-truth segment (per annotator): how well it was found.
@@ -149,7 +163,9 @@ def segment_table(
     ``best_pred_id`` (the predicted label of the best-matching segment; with
     ``split_components`` several components may share it; None when nothing
     overlaps), ``iou`` (best-match IoU, as in ``miou``) and ``matched`` (whether the
-    segment is matched one-to-one at IoU >= ``threshold``, as in ``f1@threshold``).
+    segment is matched one-to-one at IoU >= ``threshold``, as in ``f1@threshold``;
+    False for a ground-truth 0 that the instance metrics read as background). Rows
+    are the segments the region metrics score.
     Write it with :func:`write_csv`.
     """
     scored = Evaluation(
@@ -161,10 +177,11 @@ def segment_table(
 def rows_of(scored: Evaluation, threshold: float) -> list[dict]:
     """The rows of :func:`segment_table` from an :class:`Evaluation` already made."""
     rows = []
-    for index, annotator in enumerate(scored.annotators):
+    views = zip(scored.annotators, scored.instances, strict=True)
+    for index, (annotator, instances) in enumerate(views):
         table = annotator.table
         matched = np.zeros(table.gt_ids.size, dtype=bool)
-        matched[annotator.matching(threshold)[0]] = True
+        matched[instances.matching(threshold)[0]] = True
         for row in np.flatnonzero(annotator.scored):
             column = annotator.best_col[row]
             rows.append(
