@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._labels import relabel_by_size
 from ._memory import InsufficientMemoryError, check_fits, cuda_free_memory
+from ._output import OutputPlan, plan_output
 from ._preprocess import prepare_image
 from ._progress import CancelCheck, ProgressCallback, Reporter
 from ._registry import get_method
@@ -92,9 +95,13 @@ def segment(
     progress: ProgressCallback | None = None,
     should_stop: CancelCheck | None = None,
     normalize: str = "auto",
+    output: str = "auto",
+    spacing=None,
+    object_diameter: float | None = None,
+    background_classes=None,
     **params,
 ) -> np.ndarray:
-    """Segment ``image`` without supervision and return int32 labels numbered 1..K.
+    """Segment ``image`` without supervision and return int32 labels.
 
     Parameters
     ----------
@@ -116,14 +123,65 @@ def segment(
         Polled between iterations; returning ``True`` cancels likewise.
     normalize : str
         "auto", "percentile", "minmax" or "none" (see :func:`prepare_image`).
+    output : str
+        What the labels are: "classes" (cluster ids shared across the image),
+        "regions" (every connected piece its own id), "objects" (one id per nucleus
+        or cell, 0 = background; see :mod:`napari_unsupseg.objects`) or "auto":
+        regions for colour (RGB) images, objects for every other image.
+    spacing : sequence of float, optional
+        Size of a pixel/voxel along each spatial axis (e.g. a napari layer's scale):
+        objects are found in these units, so anisotropic stacks split correctly.
+    object_diameter : float, optional
+        Typical object diameter in the units of ``spacing`` (pixels without it);
+        measured from the image when not given. Objects only.
+    background_classes : sequence of int, optional
+        Class ids (as numbered by ``output="classes"``) that are background; chosen
+        automatically when not given. Objects only.
     **params
         The method's parameters (see ``available_methods()[method].params``).
 
     Returns
     -------
     numpy.ndarray
-        int32 labels with the image's spatial shape, 1..K, largest region first.
+        int32 labels with the image's spatial shape, numbered 1..K largest first
+        (objects: 0 = background).
     """
+    return run_segmentation(
+        image,
+        method,
+        channel_axis=channel_axis,
+        seed=seed,
+        device=device,
+        progress=progress,
+        should_stop=should_stop,
+        normalize=normalize,
+        output=output,
+        spacing=spacing,
+        object_diameter=object_diameter,
+        background_classes=background_classes,
+        **params,
+    ).labels
+
+
+def run_segmentation(
+    image,
+    method: str = "cnn",
+    *,
+    channel_axis: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    should_stop: CancelCheck | None = None,
+    normalize: str = "auto",
+    output: str = "auto",
+    spacing=None,
+    object_diameter: float | None = None,
+    background_classes=None,
+    **params,
+) -> Segmentation:
+    """:func:`segment`, returning the labels with the classes they came from and the
+    output plan (what ``auto`` chose, the object radius): the widget keeps the classes
+    so that objects can be re-made from other background classes without a new run."""
     spec = get_method(method)
     seed = _check_seed(seed)
     resolved = spec.resolve(params)
@@ -142,6 +200,18 @@ def segment(
             f"method {method!r} segments {dims} images; this image has "
             f"{features.ndim - 1} spatial dimensions {spatial_shape}"
         )
+
+    plan, features = plan_output(
+        output,
+        features,
+        is_rgb=prepared.is_rgb,
+        spacing=spacing,
+        object_diameter=object_diameter,
+        background_classes=background_classes,
+        spatial_shape=spatial_shape,
+    )
+    if resolved.get("merge_threshold") == "auto" and plan.kind != "regions":
+        resolved["merge_threshold"] = 0.0  # the merge makes regions, not classes
 
     needed = spec.estimate_memory(features.shape[:-1], features.shape[-1], resolved, device)
     what = f"{method!r} on an image of {features.shape[:-1]} with {features.shape[-1]} channel(s)"
@@ -189,4 +259,17 @@ def segment(
             f"internal error: method {method!r} returned labels of shape {labels.shape} "
             f"for an image of spatial shape {features.shape[:-1]}"
         )
-    return finalize(labels)
+    classes = relabel_by_size(labels)
+    reporter.update(0, 1, stage=f"making {plan.kind}")
+    labels = plan.finish(classes).reshape(spatial_shape)
+    return Segmentation(labels, classes.reshape(spatial_shape), plan)
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """What a run made: the labels, the classes they came from (1..K, largest first)
+    and the output plan (its kind, and for objects the radius and intensity used)."""
+
+    labels: np.ndarray
+    classes: np.ndarray
+    plan: OutputPlan

@@ -51,6 +51,7 @@ ROW_FIELDS = (
     "seconds",
     "segment_seconds",
     "n_labels",
+    "output_kind",
     "shape",
     "channel_axis",
     "worker",
@@ -73,6 +74,11 @@ class BatchSettings:
     normalize: str = "auto"
     overlay: bool = False
     overwrite: bool = False
+    #: what the labels are, and how objects are made (see :func:`napari_unsupseg.segment`)
+    output: str = "auto"
+    spacing: tuple[float, ...] | None = None
+    object_diameter: float | None = None
+    background_classes: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,7 @@ def process_image(
 ) -> dict[str, Any]:
     """Read, segment and write one image; return its record row. Never raises for a
     bad image: the error goes into the row (status ``failed``) and the batch goes on."""
-    from ._api import segment
+    from ._api import run_segmentation
 
     start = time.perf_counter()
     row: dict[str, Any] = {name: "" for name in ROW_FIELDS}
@@ -236,7 +242,7 @@ def process_image(
         row["shape"] = "x".join(map(str, image.shape))
         row["channel_axis"] = "" if channel_axis is None else channel_axis
         began = time.perf_counter()
-        labels = segment(
+        result = run_segmentation(
             image,
             settings.method,
             channel_axis=channel_axis,
@@ -244,8 +250,14 @@ def process_image(
             device=settings.device,
             normalize=settings.normalize,
             progress=progress,
+            output=settings.output,
+            spacing=settings.spacing,
+            object_diameter=settings.object_diameter,
+            background_classes=settings.background_classes,
             **settings.params,
         )
+        labels = result.labels
+        row["output_kind"] = result.plan.kind
         row["segment_seconds"] = round(time.perf_counter() - began, 4)
         if settings.overlay:
             write_overlay(job.overlay, image, labels, channel_axis=channel_axis)
@@ -350,6 +362,10 @@ def record_header(settings: BatchSettings, *, scheduler: str, command: Sequence[
         "device": settings.device,
         "channel_axis": settings.channel_axis,
         "normalize": settings.normalize,
+        "output": settings.output,
+        "spacing": json_safe(settings.spacing),
+        "object_diameter": settings.object_diameter,
+        "background_classes": json_safe(settings.background_classes),
         "overlay": settings.overlay,
         "overwrite": settings.overwrite,
         "scheduler": scheduler,

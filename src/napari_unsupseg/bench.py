@@ -59,6 +59,10 @@ SUMMARY_FIELDS = (
     "miou_fine",
     "miou_coarse",
     "covering",
+    "f1_50",
+    "f1_75",
+    "pq",
+    "seg",
     "seconds_mean",
     "seconds_median",
     "tracemalloc_peak_mib",
@@ -70,7 +74,13 @@ IMAGE_FIELDS = (
     "status",
     "error",
     "seconds",
+    "ndim",
     "n_labels",
+    "n_true",
+    "f1_50",
+    "f1_75",
+    "pq",
+    "seg",
     "n_annotators",
     "miou_all",
     "miou_fine",
@@ -92,13 +102,26 @@ class MethodRun:
     method: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def is_baseline(self) -> bool:
+        """A textbook pipeline (:mod:`napari_unsupseg.textbook`), not a segmenter."""
+        from .textbook import BASELINES
+
+        return self.method in BASELINES
+
 
 def parse_method_spec(text: str) -> MethodRun:
     """``"kmeans"`` or ``"kmeans:n_clusters=6,spatial_weight=1"`` to a :class:`MethodRun`;
-    values are checked by the method's own parameter rules."""
+    values are checked by the method's own parameter rules. The textbook baselines
+    (``gaussian-otsu``, ``voronoi-otsu``) take no parameters."""
     from ._registry import get_method
+    from .textbook import BASELINES
 
     name, _, settings = text.strip().partition(":")
+    if name.strip() in BASELINES:
+        if settings.strip():
+            raise ValueError(f"method spec {text!r}: the baseline {name!r} takes no parameters")
+        return MethodRun(label=text.strip(), method=name.strip())
     spec = get_method(name.strip())
     params: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in settings.split(","))):
@@ -114,16 +137,26 @@ def parse_method_spec(text: str) -> MethodRun:
     return MethodRun(label=text.strip(), method=spec.name, params=params)
 
 
-def find_dataset(data_dir, limit: int | None = None) -> list[tuple[Path, Path]]:
-    """(image, ground-truth .npz) pairs of a dataset folder, sorted by name."""
+def dataset_kind(data_dir) -> str:
+    """ "regions" for the BSDS500 layout (``groundtruth/<stem>.npz``, several annotators,
+    scored by mIoU), "instances" for ``masks/<stem>.tif|png`` (one id per object, 0 =
+    background, scored by F1, PQ and SEG)."""
     data_dir = Path(data_dir)
-    images_dir, truth_dir = data_dir / "images", data_dir / "groundtruth"
-    for folder in (images_dir, truth_dir):
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"{data_dir} is not a benchmark dataset: {folder} is missing (expected "
-                "images/ and groundtruth/<stem>.npz)"
-            )
+    if not (data_dir / "images").is_dir() or not any(
+        (data_dir / folder).is_dir() for folder in ("groundtruth", "masks")
+    ):
+        raise FileNotFoundError(
+            f"{data_dir} is not a benchmark dataset: expected images/ with groundtruth/"
+            "<stem>.npz (region annotations) or masks/<stem>.tif|png (instance labels)"
+        )
+    return "regions" if (data_dir / "groundtruth").is_dir() else "instances"
+
+
+def find_dataset(data_dir, limit: int | None = None) -> list[tuple[Path, Path]]:
+    """(image, ground truth) pairs of a dataset folder, sorted by name."""
+    data_dir = Path(data_dir)
+    images_dir = data_dir / "images"
+    kind = dataset_kind(data_dir)
     images = sorted(
         p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
     )
@@ -131,7 +164,16 @@ def find_dataset(data_dir, limit: int | None = None) -> list[tuple[Path, Path]]:
         raise FileNotFoundError(f"no images (jpg, png, tif) in {images_dir}")
     if limit is not None:
         images = images[:limit]
-    return [(image, truth_dir / f"{image.stem}.npz") for image in images]
+    if kind == "regions":
+        return [(image, data_dir / "groundtruth" / f"{image.stem}.npz") for image in images]
+    return [(image, _mask_of(data_dir / "masks", image.stem)) for image in images]
+
+
+def _mask_of(masks_dir: Path, stem: str) -> Path:
+    for suffix in (".tif", ".tiff", ".png"):
+        if (masks_dir / f"{stem}{suffix}").is_file():
+            return masks_dir / f"{stem}{suffix}"
+    return masks_dir / f"{stem}.tif"  # reading it fails with a clear message
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -178,42 +220,46 @@ class PeakRSS:
         return int(peak) * (1 if sys.platform == "darwin" else 1024)
 
 
-def measured_segment(image, run: MethodRun, *, seed: int, device: str, rss: PeakRSS):
-    """``segment()`` with its wall time and how far the process's RSS rose during it."""
+def call_method(image, run: MethodRun, *, seed: int, device: str, output: str = "auto"):
+    """The run's labels: ``segment()``, or the textbook baseline it names."""
     from ._api import segment
+    from .textbook import run_baseline
 
+    if run.is_baseline:
+        return run_baseline(run.method, image)
+    return segment(image, run.method, seed=seed, device=device, output=output, **run.params)
+
+
+def measured_segment(image, run: MethodRun, *, seed: int, device: str, rss: PeakRSS, **kw):
+    """``segment()`` with its wall time and how far the process's RSS rose during it."""
     rss.start()
     start = time.perf_counter()
-    labels = segment(image, run.method, seed=seed, device=device, **run.params)
+    labels = call_method(image, run, seed=seed, device=device, **kw)
     seconds = time.perf_counter() - start
     return labels, seconds, rss.peak_bytes()
 
 
-def traced_peak(image, run: MethodRun, *, seed: int, device: str) -> int:
+def traced_peak(image, run: MethodRun, *, seed: int, device: str, **kw) -> int:
     """tracemalloc's peak over a second, untimed ``segment()`` call (tracing slows
     allocation-heavy code by up to half, so it never runs during the timed call)."""
-    from ._api import segment
-
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
     tracemalloc.reset_peak()
     try:
-        segment(image, run.method, seed=seed, device=device, **run.params)
+        call_method(image, run, seed=seed, device=device, **kw)
         return tracemalloc.get_traced_memory()[1]
     finally:
         if not was_tracing:
             tracemalloc.stop()
 
 
-def warm_up(image, run: MethodRun, *, seed: int, device: str) -> None:
+def warm_up(image, run: MethodRun, *, seed: int, device: str, **kw) -> None:
     """One untimed call on a small crop, so first-call costs (importing scikit-learn or
     torch, allocator and thread-pool start-up) do not land on the first image."""
-    from ._api import segment
-
     crop = image[tuple(slice(0, 64) for _ in range(2))]
     with contextlib.suppress(ValueError, TypeError, RuntimeError, MemoryError):
-        segment(crop, run.method, seed=seed, device=device, **run.params)  # errors: see timed call
+        call_method(crop, run, seed=seed, device=device, **kw)  # errors: see timed call
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -224,6 +270,37 @@ def annotator_ious(labels: np.ndarray, truth: np.ndarray) -> list[np.ndarray]:
     from .evaluation import best_match_ious
 
     return list(best_match_ious(labels, truth))
+
+
+def region_scores(labels, truth, ious) -> dict:
+    """One image's region scores (BSDS layout: several annotators)."""
+    from .evaluation import evaluate
+
+    scores = evaluate(labels, truth)
+    return {
+        "n_annotators": len(ious),
+        **{k: _round(scores.get(k)) for k in ("covering", "rand_index", "ari", "vi")},
+        **{k: _round(v) for k, v in pool([ious]).items()},
+    }
+
+
+def instance_scores(labels, truth) -> dict:
+    """One image's instance scores, as StarDist and the Cell Tracking Challenge count
+    them: objects are the predicted labels as they are (no component split), label 0
+    is background on both sides; F1 and PQ from one-to-one matching at IoU 0.5 and
+    0.75, SEG (Jaccard of the prediction covering over half of each true object)."""
+    from .evaluation import evaluate
+
+    scores = evaluate(
+        labels, truth, split_components=False, ignore_background=True, thresholds=(0.5, 0.75)
+    )
+    return {
+        "n_true": int(scores["n_gt"]),
+        "f1_50": _round(scores["f1@0.5"]),
+        "f1_75": _round(scores["f1@0.75"]),
+        "pq": _round(scores["pq@0.5"]),
+        "seg": _round(scores["seg"]),
+    }
 
 
 def pool(per_image: Sequence[Sequence[np.ndarray]]) -> dict[str, float]:
@@ -270,12 +347,13 @@ def run_bench(
     trace_memory: bool = False,
     progress: bool = True,
     command: Sequence[str] | None = None,
+    output: str = "auto",
 ) -> BenchResult:
     """Segment and score every image with every method; write the tables to ``outdir``
-    (``bench.md``, ``bench.csv``, ``bench_images.csv``) when given."""
+    (``bench.md``, ``bench.csv``, ``bench_images.csv``) when given. ``output`` is passed
+    to ``segment()``: on an instance dataset, "auto" gives grey and multichannel images
+    objects, which is what such a dataset scores."""
     from tqdm.auto import tqdm
-
-    from .evaluation import evaluate
 
     runs = [parse_method_spec(m) if isinstance(m, str) else m for m in methods]
     labels_seen = [run.label for run in runs]
@@ -284,6 +362,7 @@ def run_bench(
     if len(set(labels_seen)) != len(labels_seen):
         raise ValueError(f"a method spec is given twice: {labels_seen}")
     pairs = find_dataset(data_dir, limit)
+    kind = dataset_kind(data_dir)
     rss = PeakRSS()
     image_rows: list[dict[str, Any]] = []
     pooled: dict[str, list[list[np.ndarray]]] = {run.label: [] for run in runs}
@@ -304,43 +383,40 @@ def run_bench(
                 bar.set_postfix_str(f"{image_path.stem} {run.label}", refresh=False)
                 row = {name: "" for name in IMAGE_FIELDS}
                 row.update(image=image_path.name, method=run.label, status="failed")
+                options = {"seed": seed, "device": device, "output": output}
                 try:
                     if run.label not in warmed:
-                        warm_up(image, run, seed=seed, device=device)
+                        warm_up(image, run, **options)
                         warmed.add(run.label)
-                    labels, seconds, peak = measured_segment(
-                        image, run, seed=seed, device=device, rss=rss
-                    )
-                    traced = (
-                        traced_peak(image, run, seed=seed, device=device) if trace_memory else None
-                    )
-                    scores = evaluate(labels, truth)
-                    ious = annotator_ious(labels, truth)
+                    labels, seconds, peak = measured_segment(image, run, rss=rss, **options)
+                    traced = traced_peak(image, run, **options) if trace_memory else None
+                    if kind == "regions":
+                        ious = annotator_ious(labels, truth)
+                        scores = region_scores(labels, truth, ious)
+                    else:
+                        scores = instance_scores(labels, truth)
                 except (ValueError, TypeError, MemoryError, RuntimeError) as error:
                     image_rows.append(_failed(image_path, run, error))
                     bar.update(1)
                     continue
-                pooled[run.label].append(ious)
-                per_image = pool([ious])
+                if kind == "regions":
+                    pooled[run.label].append(ious)
                 row.update(
                     status="ok",
                     seconds=round(seconds, 4),
+                    ndim=labels.ndim,
                     n_labels=int(labels.max(initial=0)),
-                    n_annotators=len(ious),
-                    covering=_round(scores.get("covering")),
-                    rand_index=_round(scores.get("rand_index")),
-                    ari=_round(scores.get("ari")),
-                    vi=_round(scores.get("vi")),
                     tracemalloc_peak_mib="" if traced is None else round(traced / MIB, 1),
                     rss_added_mib=round(peak / MIB, 1),
-                    **{k: _round(v) for k, v in per_image.items()},
+                    **scores,
                 )
                 image_rows.append(row)
                 bar.update(1)
 
-    summary = [_summarise(run, image_rows, pooled[run.label]) for run in runs]
+    summary = [row for run in runs for row in _summarise(run, image_rows, pooled[run.label], kind)]
     markdown = _markdown(
         summary,
+        kind=kind,
         data_dir=data_dir,
         n_images=len(pairs),
         seed=seed,
@@ -373,18 +449,40 @@ def _failed(image_path: Path, run: MethodRun, error: BaseException) -> dict[str,
     return row
 
 
-def _summarise(run: MethodRun, rows: list[dict], ious: list[list[np.ndarray]]) -> dict:
+def _summarise(run: MethodRun, rows: list[dict], ious, kind: str) -> list[dict]:
+    """The run's summary row; on instance data one row per dimensionality present
+    (2D images and 3D stacks are reported apart: their scores do not pool)."""
     mine = [r for r in rows if r["method"] == run.label]
+    if kind == "regions":
+        return [_summary_row(run.label, mine, {k: _round(v) for k, v in pool(ious).items()})]
+    ndims = sorted({r["ndim"] for r in mine if r["status"] == "ok"})
+    if len(ndims) <= 1:
+        return [_summary_row(run.label, mine, _means(mine, INSTANCE_KEYS))]
+    return [
+        _summary_row(f"{run.label} ({n}D)", group, _means(group, INSTANCE_KEYS))
+        for n in ndims
+        for group in [[r for r in mine if r["ndim"] in (n, "")]]
+    ]
+
+
+INSTANCE_KEYS = ("f1_50", "f1_75", "pq", "seg")
+
+
+def _means(rows: list[dict], keys) -> dict:
+    ok = [r for r in rows if r["status"] == "ok"]
+    return {k: _round(np.mean([r[k] for r in ok])) if ok else "" for k in keys}
+
+
+def _summary_row(label: str, mine: list[dict], scores: dict) -> dict:
     ok = [r for r in mine if r["status"] == "ok"]
     seconds = [r["seconds"] for r in ok]
     traced = [r["tracemalloc_peak_mib"] for r in ok if r["tracemalloc_peak_mib"] != ""]
-    covering = [r["covering"] for r in ok if r["covering"] != ""]
-    pooled = pool(ious)
+    covering = [r["covering"] for r in ok if r.get("covering", "") != ""]
     return {
-        "method": run.label,
+        "method": label,
         "images": len(ok),
         "failed": len(mine) - len(ok),
-        **{k: _round(v) for k, v in pooled.items()},
+        **scores,
         "covering": _round(np.mean(covering)) if covering else "",
         "seconds_mean": round(statistics.fmean(seconds), 3) if seconds else "",
         "seconds_median": round(statistics.median(seconds), 3) if seconds else "",
@@ -419,30 +517,67 @@ def machine_description() -> str:
     return "; ".join(parts)
 
 
+_COLUMNS = {
+    "regions": ("miou_all", "miou_fine", "miou_coarse", "covering"),
+    "instances": INSTANCE_KEYS,
+}
+_TITLES = {
+    "miou_all": "mIoU All",
+    "miou_fine": "mIoU Fine",
+    "miou_coarse": "mIoU Coarse",
+    "covering": "covering",
+    "f1_50": "F1@0.5",
+    "f1_75": "F1@0.75",
+    "pq": "PQ",
+    "seg": "SEG",
+}
+_COMMON = ("seconds_mean", "seconds_median", "tracemalloc_peak_mib", "rss_added_mib")
+_SCORE_NOTES = {
+    "regions": "mIoU: best-match IoU of each ground-truth segment against the prediction "
+    "split into 4-connected components; All pools every segment of every annotator of every "
+    "image, Fine the annotator with most segments per image, Coarse the one with fewest. "
+    "Covering: mean over images of the mean over annotators.",
+    "instances": "Objects as predicted (no component split), label 0 background on both "
+    "sides, one-to-one matching as StarDist's: F1 at IoU 0.5 and 0.75, panoptic quality at "
+    "0.5, and the Cell Tracking Challenge's SEG; each the mean over images.",
+}
+
+
 def _markdown(
-    summary, *, data_dir, n_images, seed, device, started, command, rss_resettable, trace_memory
+    summary,
+    *,
+    kind,
+    data_dir,
+    n_images,
+    seed,
+    device,
+    started,
+    command,
+    rss_resettable,
+    trace_memory,
 ) -> str:
-    header = (
-        "| method | images | mIoU All | mIoU Fine | mIoU Coarse | covering | s/image mean "
-        "| s/image median | tracemalloc peak MiB | peak RSS added MiB |"
-    )
+    columns = _COLUMNS[kind]
+    titles = [_TITLES[c] for c in columns] + [
+        "s/image mean",
+        "s/image median",
+        "tracemalloc peak MiB",
+        "peak RSS added MiB",
+    ]
     lines = [
         f"# Benchmark on {Path(data_dir).name} ({n_images} images)",
         "",
-        header,
-        "|" + "---|" * 10,
+        "| method | images | " + " | ".join(titles) + " |",
+        "|" + "---|" * (len(titles) + 2),
     ]
     for row in summary:
         cells = [
             row["method"],
             f"{row['images']}" + (f" ({row['failed']} failed)" if row["failed"] else ""),
         ]
-        for key in SUMMARY_FIELDS[3:]:
+        for key in (*columns, *_COMMON):
             value = row[key]
             cells.append(
-                f"{value:.3f}"
-                if isinstance(value, float) and key.startswith(("miou", "cov"))
-                else str(value)
+                f"{value:.3f}" if isinstance(value, float) and key in columns else str(value)
             )
         lines.append("| " + " | ".join(cells) + " |")
     rss_note = (
@@ -458,12 +593,9 @@ def _markdown(
     )
     lines += [
         "",
-        "mIoU: best-match IoU of each ground-truth segment against the prediction split into "
-        "4-connected components; All pools every segment of every annotator of every image, "
-        "Fine the annotator with most segments per image, Coarse the one with fewest. "
-        "Covering: mean over images of the mean over annotators. Seconds: the segment() call "
-        "only, after an untimed warm-up call per method on a 64×64 crop. "
-        f"Memory: {trace_note}; {rss_note}; maximum over images.",
+        _SCORE_NOTES[kind] + " Seconds: the segment() call only, after an untimed warm-up "
+        f"call per method on a 64×64 crop. Memory: {trace_note}; {rss_note}; maximum over "
+        "images.",
         "",
         f"- date: {started.isoformat(timespec='seconds')}",
         f"- seed: {seed}; device: {device}",

@@ -114,6 +114,7 @@ def _add_segment(commands) -> None:
         help="intensity scaling before segmenting (default auto: /255 for 8-bit, "
         "robust percentiles otherwise)",
     )
+    _add_output_options(parser)
     parser.add_argument("-o", "--outdir", required=True, metavar="OUTDIR", help="output folder")
     parser.add_argument("--overlay", action="store_true", help="also write overlay PNGs")
     parser.add_argument("--recursive", action="store_true", help="scan folders recursively")
@@ -136,6 +137,59 @@ def _add_segment(commands) -> None:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_cmd_segment)
+
+
+def _add_output_options(parser) -> None:
+    """--output and the objects' settings, shared by segment and bench."""
+    parser.add_argument(
+        "--output",
+        default="auto",
+        choices=("auto", "classes", "regions", "objects"),
+        help="what the labels are: classes (cluster ids), regions (connected pieces), "
+        "objects (one id per nucleus or cell, 0 = background) or auto (default: regions "
+        "for RGB photographs, objects for other images)",
+    )
+    parser.add_argument(
+        "--spacing",
+        type=_float_list,
+        default=None,
+        metavar="Z,Y,X",
+        help="pixel/voxel size per spatial axis (objects are split in these units)",
+    )
+    parser.add_argument(
+        "--object-diameter",
+        type=float,
+        default=None,
+        metavar="D",
+        help="typical object diameter in --spacing units (pixels without it); "
+        "default: measured from each image",
+    )
+    parser.add_argument(
+        "--background-classes",
+        type=_int_list,
+        default=None,
+        metavar="IDS",
+        help="class ids (as --output classes numbers them) that are background, e.g. 1,3; "
+        "default: chosen from each image",
+    )
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers separated by commas, got {text!r}"
+        ) from None
 
 
 def _add_evaluate(commands) -> None:
@@ -202,11 +256,16 @@ def _add_bench(commands) -> None:
         "bench",
         help="segment and score a dataset with several methods",
         description="Benchmark methods on a dataset laid out as DATA_DIR/images/*.jpg|png|tif "
-        "and DATA_DIR/groundtruth/<stem>.npz (a stack of annotators, key 'segs').\n\n"
-        "For each method and image: segment() then evaluate(). Per method: mIoU All / Fine "
-        "/ Coarse pooled over images (All: every ground-truth segment of every annotator; "
-        "Fine: per image the annotator with most segments; Coarse: with fewest), mean "
-        "covering, seconds per image (mean, median; the segment() call only, after one "
+        "and either DATA_DIR/groundtruth/<stem>.npz (region annotations: a stack of "
+        "annotators, key 'segs') or DATA_DIR/masks/<stem>.tif|png (instance labels: one id "
+        "per object, 0 = background).\n\n"
+        "For each method and image: segment() then evaluate(). Region data, per method: "
+        "mIoU All / Fine / Coarse pooled over images (All: every ground-truth segment of "
+        "every annotator; Fine: per image the annotator with most segments; Coarse: with "
+        "fewest) and mean covering. Instance data: mean F1 at IoU 0.5 and 0.75, panoptic "
+        "quality and SEG (2D images and 3D stacks in separate rows); the textbook "
+        "baselines gaussian-otsu and voronoi-otsu can be listed as methods. Both: "
+        "seconds per image (mean, median; the segment() call only, after one "
         "untimed warm-up call per method on a 64x64 crop) and peak memory (how far the "
         "process's RSS rose above its level at the call's start, from Linux's VmHWM "
         "reset before each call; "
@@ -216,10 +275,14 @@ def _add_bench(commands) -> None:
         epilog="examples:\n"
         "  unsupseg bench data/bsds500-val --methods kmeans felzenszwalb --limit 10\n"
         "  unsupseg bench data --methods kmeans:n_clusters=4 kmeans:n_clusters=8 "
-        "felzenszwalb:scale=300,min_size=100 -o bench-out",
+        "felzenszwalb:scale=300,min_size=100 -o bench-out\n"
+        "  unsupseg bench nuclei --methods cnn kmeans:n_clusters=3 gaussian-otsu "
+        "voronoi-otsu --output objects",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("data_dir", metavar="DATA_DIR", help="folder with images/ and groundtruth/")
+    parser.add_argument(
+        "data_dir", metavar="DATA_DIR", help="folder with images/ and groundtruth/ or masks/"
+    )
     parser.add_argument(
         "--methods",
         nargs="+",
@@ -238,6 +301,12 @@ def _add_bench(commands) -> None:
         action="store_true",
         help="also report tracemalloc's peak, from a second untimed segment() call per "
         "image (doubles the run time; timings are unaffected)",
+    )
+    parser.add_argument(
+        "--output",
+        default="auto",
+        choices=("auto", "classes", "regions", "objects"),
+        help="what segment() returns (default auto: regions for RGB, objects otherwise)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_cmd_bench)
@@ -336,6 +405,10 @@ def _cmd_segment(args) -> int:
         normalize=args.normalize,
         overlay=args.overlay,
         overwrite=args.overwrite,
+        output=args.output,
+        spacing=args.spacing,
+        object_diameter=args.object_diameter,
+        background_classes=args.background_classes,
     )
 
     outdir = Path(args.outdir)
@@ -497,6 +570,7 @@ def _cmd_bench(args) -> int:
             trace_memory=args.tracemalloc,
             progress=not args.quiet,
             command=["unsupseg", *args.argv],
+            output=args.output,
         )
     except (ValueError, FileNotFoundError) as error:
         return _usage_error(str(error))

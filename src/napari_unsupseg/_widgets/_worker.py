@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from qtpy.QtCore import QObject, Signal
 
-from .._api import segment
+from .._api import Segmentation, run_segmentation
 from .._progress import Progress
 from .._registry import get_method
 
@@ -34,13 +34,19 @@ class Job:
     seed: int
     device: str
     params: dict = field(default_factory=dict)
+    #: ``output``, ``spacing``, ``object_diameter``, ``background_classes`` of segment()
+    output: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    labels: np.ndarray
+    result: Segmentation
     device: str
     seconds: float
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.result.labels
 
 
 def device_used(method: str, device: str) -> str:
@@ -72,7 +78,8 @@ def throttled(report: Callable[[Progress], None], interval: float = 0.05):
 def run_job(
     job: Job, report: Callable[[Progress], None], should_stop: Callable[[], bool]
 ) -> Outcome:
-    """Run :func:`segment` for ``job``; ``report`` gets its progress, throttled."""
+    """Run :func:`segment` for ``job`` (keeping the classes the labels came from);
+    ``report`` gets its progress, throttled."""
     forward = throttled(report)
 
     def progress(event: Progress) -> bool:
@@ -82,7 +89,7 @@ def run_job(
     uses_torch = get_method(job.method).uses_torch
     device = device_used(job.method, job.device)
     start = time.perf_counter()
-    labels = segment(
+    result = run_segmentation(
         job.image,
         job.method,
         channel_axis=job.channel_axis,
@@ -90,9 +97,10 @@ def run_job(
         device=device if uses_torch else job.device,
         progress=progress,
         should_stop=should_stop,
+        **job.output,
         **job.params,
     )
-    return Outcome(labels, device, time.perf_counter() - start)
+    return Outcome(result, device, time.perf_counter() - start)
 
 
 def describe_error(error: BaseException, source: str, method: str) -> str:

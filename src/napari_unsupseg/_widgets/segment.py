@@ -14,16 +14,27 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 
 from .. import __version__
+from .._output import OUTPUTS
 from .._progress import Progress, SegmentationCancelled
 from .._registry import available_methods, get_method
 from . import _layers
+from ._objects import BackgroundPicker
 from ._params import param_widget
 from ._worker import Job, Outcome, ProgressRelay, describe_error, run_job
 
@@ -41,6 +52,11 @@ _EXTENT_HELP = (
     "other planes keep earlier results and you can go plane by plane (ids are per "
     "plane).\nWhole stack: segment the whole volume / time series at once, with "
     "label ids consistent across planes (slower)."
+)
+_OUTPUT_HELP = (
+    "classes: one id per cluster, shared by all its pieces. regions: every connected "
+    "piece its own id (photographs). objects: one id per nucleus or cell, 0 = background "
+    "(microscopy). auto: regions for RGB images, objects otherwise."
 )
 
 
@@ -86,6 +102,20 @@ class SegmentWidget(Container):
         self._method = ComboBox(name="method", choices=list(available_methods()))
         self._about = Label(name="about", label="")
         self._about.native.setWordWrap(True)
+        self._output = ComboBox(
+            name="output", choices=list(OUTPUTS), value="auto", tooltip=_OUTPUT_HELP
+        )
+        self._diameter = FloatSpinBox(
+            name="object_diameter",
+            label="object diameter",
+            value=0.0,
+            min=0.0,
+            max=1e6,
+            step=1.0,
+            tooltip="Typical object diameter in the layer's units (its scale); 0 = measure "
+            "it from the image.",
+        )
+        self._background = BackgroundPicker(on_change=self._remake_objects)
         self._scribbles = ComboBox(
             name="scribbles_layer",
             choices=self._scribble_choices,
@@ -148,6 +178,9 @@ class SegmentWidget(Container):
                 self._image,
                 self._method,
                 self._about,
+                self._output,
+                self._diameter,
+                self._background,
                 self._scribble_row,
                 self._channel,
                 self._extent,
@@ -164,6 +197,7 @@ class SegmentWidget(Container):
         self._image.changed.connect(self._on_image)
         self._channel.changed.connect(self._sync_extent)
         self._method.changed.connect(self._on_method)
+        self._output.changed.connect(self._sync_output)
         self._run_button.changed.connect(self._on_run_clicked)
         self._scribble_button.changed.connect(self.add_scribbles_layer)
         layers = napari_viewer.layers
@@ -176,6 +210,7 @@ class SegmentWidget(Container):
         self._follow_active()
         self._on_image()
         self._on_method()
+        self._sync_output()
 
     # ---------------------------------------------------------------- public API
     @property
@@ -263,6 +298,14 @@ class SegmentWidget(Container):
 
     def _sync_extent(self, *_):
         self._extent.visible = self._is_stack()
+        self._sync_output()
+
+    def _sync_output(self, *_):
+        """The object settings only where objects can come out."""
+        objects = self._output.value == "objects" or (
+            self._output.value == "auto" and self._channel.value != _layers.RGB
+        )
+        self._diameter.visible = objects
 
     def _on_method(self, *_):
         spec = get_method(self._method.value)
@@ -345,6 +388,12 @@ class SegmentWidget(Container):
         if scribbles is not None:
             params["scribbles"] = self._scribble_array(scribbles, geometry, plane)
         resolved = spec.resolve(params)
+        spacing = tuple(s for axis, s in enumerate(geometry.scale) if axis not in plane)
+        output = {
+            "output": self._output.value,
+            "spacing": spacing,
+            "object_diameter": self._diameter.value or None,
+        }
         record = {
             "created_by": CREATED_BY,
             "version": __version__,
@@ -356,8 +405,9 @@ class SegmentWidget(Container):
             "channel_axis": channel,
             "plane": {int(axis): int(i) for axis, i in plane.items()} or None,
             "scribbles_layer": scribbles.name if scribbles is not None else None,
+            **output,
         }
-        job = Job(data, method, channel_axis, record["seed"], self._device.value, params)
+        job = Job(data, method, channel_axis, record["seed"], self._device.value, params, output)
         return _Run(
             job=job,
             source=layer.name,
@@ -435,16 +485,22 @@ class SegmentWidget(Container):
         if run.cancel.is_set():
             self._on_cancelled(run)
             return
+        plan = outcome.result.plan
         record = {
             **run.record,
             "device": outcome.device,
             "run_time_s": round(outcome.seconds, 3),
             "n_labels": int(outcome.labels.max(initial=0)),
+            "output_kind": plan.kind,
         }
+        if plan.kind == "objects":
+            record["object_radius"] = round(float(plan.radius), 3)
+            record["background_flattened"] = plan.flatten
         layer = self._write_result(run, outcome.labels, record)
         self._drop_preview(run)
+        self._background.show_run(outcome.result, layer, run)
         self._status.value = (
-            f"Done: {record['n_labels']} labels in {outcome.seconds:.1f} s on "
+            f"Done: {record['n_labels']} {plan.kind} in {outcome.seconds:.1f} s on "
             f"{outcome.device}, in layer '{layer.name}'."
         )
         self._progress.value = 100
@@ -477,6 +533,27 @@ class SegmentWidget(Container):
         existing.metadata = metadata
         existing.scale, existing.translate = run.geometry.scale, run.geometry.translate
         return existing
+
+    def _remake_objects(self, labels: np.ndarray, run: _Run, layer: Labels, background) -> None:
+        """Objects re-made from the last run's classes with other background classes."""
+        if layer not in self._viewer.layers:
+            self._status.value = "The result layer was removed: run again."
+            return
+        if run.plane:
+            data = np.array(layer.data)
+            data[_layers.plane_key(data.ndim, run.plane)] = labels
+        else:
+            data = labels.reshape(run.geometry.shape)
+        layer.data = data
+        layer.metadata = {
+            **layer.metadata,
+            "background_classes": list(background),
+            "n_labels": int(labels.max(initial=0)),
+        }
+        self._status.value = (
+            f"{int(labels.max(initial=0))} objects; background classes "
+            f"{', '.join(map(str, background)) or 'none'}."
+        )
 
     def _on_errored(self, run: _Run, error: BaseException) -> None:
         if not self._current(run):

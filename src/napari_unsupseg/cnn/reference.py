@@ -17,6 +17,7 @@ import numpy as np
 from .._api import _check_seed, _squeeze_spatial
 from .._device import resolve_device
 from .._labels import relabel_by_size
+from .._output import plan_output
 from .._preprocess import prepare_image
 from .._progress import CancelCheck, ProgressCallback, Reporter
 from .._registry import get_method
@@ -48,6 +49,10 @@ def segment_series(
     should_stop: CancelCheck | None = None,
     normalize: str = "auto",
     batch_size: int = 8,
+    output: str = "auto",
+    spacing=None,
+    object_diameter: float | None = None,
+    background_classes=None,
     **params,
 ) -> list[np.ndarray]:
     """Train one CNN on the images ``train_on`` (indices; all when None), label every
@@ -59,6 +64,9 @@ def segment_series(
     apply and scribbles are not supported here (use :func:`segment`). ``cnn``'s final
     cleanup gives each superpixel its most frequent label here, never the region merge
     (``merge_threshold``): ids name classes shared by all the images, not regions.
+    ``output`` and the objects' settings are :func:`segment`'s, applied to every image
+    (objects are numbered per image; classes are shared; regions are numbered per
+    image).
     """
     spec = get_method(method)
     if not spec.uses_torch:
@@ -75,10 +83,20 @@ def segment_series(
         resolved.pop(name, None)
     index = _train_index(train_on, len(images))
 
-    features = []
+    features, plans = [], []
     for i, image in enumerate(images):
         prepared = prepare_image(image, channel_axis=channel_axis, normalize=normalize)
         f = _squeeze_spatial(prepared.features)
+        plan, f = plan_output(
+            output,
+            f,
+            is_rgb=prepared.is_rgb,
+            spacing=spacing,
+            object_diameter=object_diameter,
+            background_classes=background_classes,
+            spatial_shape=prepared.spatial_shape,
+        )
+        plans.append(plan)
         if f.ndim != 3:
             raise ValueError(
                 f"image {i} has spatial shape {prepared.spatial_shape}: segment_series takes "
@@ -98,8 +116,9 @@ def segment_series(
     )
     joint = relabel_by_size(np.concatenate([lab.ravel() for lab in labels]))
     out, start = [], 0
-    for (_, shape), lab in zip(features, labels, strict=True):
-        out.append(joint[start : start + lab.size].reshape(shape))
+    for (_, shape), lab, plan in zip(features, labels, plans, strict=True):
+        classes = joint[start : start + lab.size].reshape(lab.shape)
+        out.append(plan.finish(classes).reshape(shape))
         start += lab.size
     return out
 
