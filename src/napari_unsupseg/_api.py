@@ -9,6 +9,7 @@ from ._memory import InsufficientMemoryError, check_fits, cuda_free_memory
 from ._preprocess import prepare_image
 from ._progress import CancelCheck, ProgressCallback, Reporter
 from ._registry import get_method
+from ._threads import DEFAULT_THREADS, check_threads, pinned_threads
 
 _MEMORY_ADVICE = {
     "classical": "crop the image, segment a sub-volume or fewer channels, or lower max_samples.",
@@ -92,6 +93,7 @@ def segment(
     progress: ProgressCallback | None = None,
     should_stop: CancelCheck | None = None,
     normalize: str = "auto",
+    threads: int = DEFAULT_THREADS,
     **params,
 ) -> np.ndarray:
     """Segment ``image`` without supervision and return int32 labels numbered 1..K.
@@ -116,6 +118,9 @@ def segment(
         Polled between iterations; returning ``True`` cancels likewise.
     normalize : str
         "auto", "percentile", "minmax" or "none" (see :func:`prepare_image`).
+    threads : int
+        CPU threads of the CNN methods (torch); the labels depend on it, not on the
+        environment's thread settings. Classical methods always use one.
     **params
         The method's parameters (see ``available_methods()[method].params``).
 
@@ -126,6 +131,7 @@ def segment(
     """
     spec = get_method(method)
     seed = _check_seed(seed)
+    threads = check_threads(threads)
     resolved = spec.resolve(params)
     prepared = prepare_image(image, channel_axis=channel_axis, normalize=normalize)
     spatial_shape = prepared.spatial_shape
@@ -156,7 +162,8 @@ def segment(
     reporter = Reporter(progress, should_stop, finalize_labels=finalize)
     reporter.check()
     try:
-        labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
+        with pinned_threads(threads, uses_torch=spec.uses_torch):  # same labels anywhere
+            labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
     except InsufficientMemoryError:
         raise  # already says what would fit
     except MemoryError as error:

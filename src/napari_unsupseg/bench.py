@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import DEFAULT_THREADS
 from .io import IMAGE_SUFFIXES, atomic_write, read_image, read_labels
 
 MIB = 1024 * 1024
@@ -177,18 +178,22 @@ class PeakRSS:
         return int(peak) * (1 if sys.platform == "darwin" else 1024)
 
 
-def measured_segment(image, run: MethodRun, *, seed: int, device: str, rss: PeakRSS):
+def measured_segment(
+    image, run: MethodRun, *, seed: int, device: str, rss: PeakRSS, threads: int = DEFAULT_THREADS
+):
     """``segment()`` with its wall time and how far the process's RSS rose during it."""
     from ._api import segment
 
     rss.start()
     start = time.perf_counter()
-    labels = segment(image, run.method, seed=seed, device=device, **run.params)
+    labels = segment(image, run.method, seed=seed, device=device, threads=threads, **run.params)
     seconds = time.perf_counter() - start
     return labels, seconds, rss.peak_bytes()
 
 
-def traced_peak(image, run: MethodRun, *, seed: int, device: str) -> int:
+def traced_peak(
+    image, run: MethodRun, *, seed: int, device: str, threads: int = DEFAULT_THREADS
+) -> int:
     """tracemalloc's peak over a second, untimed ``segment()`` call (tracing slows
     allocation-heavy code by up to half, so it never runs during the timed call)."""
     from ._api import segment
@@ -198,21 +203,23 @@ def traced_peak(image, run: MethodRun, *, seed: int, device: str) -> int:
         tracemalloc.start()
     tracemalloc.reset_peak()
     try:
-        segment(image, run.method, seed=seed, device=device, **run.params)
+        segment(image, run.method, seed=seed, device=device, threads=threads, **run.params)
         return tracemalloc.get_traced_memory()[1]
     finally:
         if not was_tracing:
             tracemalloc.stop()
 
 
-def warm_up(image, run: MethodRun, *, seed: int, device: str) -> None:
+def warm_up(
+    image, run: MethodRun, *, seed: int, device: str, threads: int = DEFAULT_THREADS
+) -> None:
     """One untimed call on a small crop, so first-call costs (importing scikit-learn or
     torch, allocator and thread-pool start-up) do not land on the first image."""
     from ._api import segment
 
     crop = image[tuple(slice(0, 64) for _ in range(2))]
     with contextlib.suppress(ValueError, TypeError, RuntimeError, MemoryError):
-        segment(crop, run.method, seed=seed, device=device, **run.params)  # errors: see timed call
+        segment(crop, run.method, seed=seed, device=device, threads=threads, **run.params)
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -265,13 +272,15 @@ def run_bench(
     limit: int | None = None,
     seed: int = 0,
     device: str = "auto",
+    threads: int = DEFAULT_THREADS,
     outdir=None,
     trace_memory: bool = False,
     progress: bool = True,
     command: Sequence[str] | None = None,
 ) -> BenchResult:
     """Segment and score every image with every method; write the tables to ``outdir``
-    (``bench.md``, ``bench.csv``, ``bench_images.csv``) when given."""
+    (``bench.md``, ``bench.csv``, ``bench_images.csv``) when given. ``threads``: as in
+    :func:`segment` (torch's CPU threads)."""
     from tqdm.auto import tqdm
 
     from .evaluation import evaluate
@@ -288,6 +297,7 @@ def run_bench(
     pooled: dict[str, list[list[np.ndarray]]] = {run.label: [] for run in runs}
     started = datetime.now(UTC)
     warmed: set[str] = set()
+    where = {"seed": seed, "device": device, "threads": threads}
 
     with tqdm(total=len(pairs) * len(runs), unit="run", disable=not progress) as bar:
         for image_path, truth_path in pairs:
@@ -305,14 +315,10 @@ def run_bench(
                 row.update(image=image_path.name, method=run.label, status="failed")
                 try:
                     if run.label not in warmed:
-                        warm_up(image, run, seed=seed, device=device)
+                        warm_up(image, run, **where)
                         warmed.add(run.label)
-                    labels, seconds, peak = measured_segment(
-                        image, run, seed=seed, device=device, rss=rss
-                    )
-                    traced = (
-                        traced_peak(image, run, seed=seed, device=device) if trace_memory else None
-                    )
+                    labels, seconds, peak = measured_segment(image, run, rss=rss, **where)
+                    traced = traced_peak(image, run, **where) if trace_memory else None
                     scores = evaluate(labels, truth)
                     ious = annotator_ious(labels, truth)
                 except (ValueError, TypeError, MemoryError, RuntimeError) as error:
@@ -341,8 +347,7 @@ def run_bench(
         summary,
         data_dir=data_dir,
         n_images=len(pairs),
-        seed=seed,
-        device=device,
+        where=where,
         started=started,
         command=command,
         rss_resettable=rss.resettable,
@@ -418,7 +423,7 @@ def machine_description() -> str:
 
 
 def _markdown(
-    summary, *, data_dir, n_images, seed, device, started, command, rss_resettable, trace_memory
+    summary, *, data_dir, n_images, where, started, command, rss_resettable, trace_memory
 ) -> str:
     header = (
         "| method | images | mIoU All | mIoU Fine | mIoU Coarse | covering | s/image mean "
@@ -464,7 +469,7 @@ def _markdown(
         f"Memory: {trace_note}; {rss_note}; maximum over images.",
         "",
         f"- date: {started.isoformat(timespec='seconds')}",
-        f"- seed: {seed}; device: {device}",
+        "- " + "; ".join(f"{key}: {value}" for key, value in where.items()),
         f"- machine: {machine_description()}",
     ]
     if command:

@@ -16,6 +16,7 @@ from qtpy.QtCore import QObject, Signal
 from .._api import segment
 from .._progress import Progress
 from .._registry import get_method
+from .._threads import DEFAULT_THREADS
 
 
 class ProgressRelay(QObject):
@@ -34,6 +35,7 @@ class Job:
     seed: int
     device: str
     params: dict = field(default_factory=dict)
+    threads: int = DEFAULT_THREADS
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def run_job(
         device=device if uses_torch else job.device,
         progress=progress,
         should_stop=should_stop,
+        threads=job.threads,
         **job.params,
     )
     return Outcome(labels, device, time.perf_counter() - start)

@@ -20,6 +20,7 @@ from .._labels import relabel_by_size
 from .._preprocess import prepare_image
 from .._progress import CancelCheck, ProgressCallback, Reporter
 from .._registry import get_method
+from .._threads import DEFAULT_THREADS, check_threads, pinned_threads
 from .engine import (
     auto_min_labels,
     clean_by_superpixels,
@@ -48,6 +49,7 @@ def segment_series(
     should_stop: CancelCheck | None = None,
     normalize: str = "auto",
     batch_size: int = 8,
+    threads: int = DEFAULT_THREADS,
     **params,
 ) -> list[np.ndarray]:
     """Train one CNN on the images ``train_on`` (indices; all when None), label every
@@ -59,11 +61,13 @@ def segment_series(
     apply and scribbles are not supported here (use :func:`segment`). ``cnn``'s final
     cleanup gives each superpixel its most frequent label here, never the region merge
     (``merge_threshold``): ids name classes shared by all the images, not regions.
+    ``threads``: torch's CPU threads, as in :func:`segment`.
     """
     spec = get_method(method)
     if not spec.uses_torch:
         raise ValueError(f"segment_series needs a CNN method; {method!r} is not one")
     seed = _check_seed(seed)
+    threads = check_threads(threads)
     if isinstance(images, np.ndarray) or not isinstance(images, Sequence) or not images:
         raise TypeError("images must be a non-empty list of arrays")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -93,9 +97,10 @@ def segment_series(
     reporter = Reporter(progress, should_stop)
     reporter.check()
     dev = resolve_device(device)
-    labels = _train_and_label(
-        [f for f, _ in features], index, spec, resolved, dev, seed, reporter, batch_size
-    )
+    with pinned_threads(threads, uses_torch=True):
+        labels = _train_and_label(
+            [f for f, _ in features], index, spec, resolved, dev, seed, reporter, batch_size
+        )
     joint = relabel_by_size(np.concatenate([lab.ravel() for lab in labels]))
     out, start = [], 0
     for (_, shape), lab in zip(features, labels, strict=True):
