@@ -20,6 +20,7 @@ until the last of them ends.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from contextlib import contextmanager
@@ -44,25 +45,28 @@ def check_threads(threads) -> int:
     return int(threads)
 
 
-def _load_thread_pools(uses_torch: bool) -> None:
-    """Load every library whose threads are pinned: one loaded later, during the run,
-    would start with the environment's count."""
+@functools.cache
+def _thread_pools(uses_torch: bool):
+    """The OpenMP and BLAS libraries to pin, found once (a search takes milliseconds).
+    They are loaded first: a library loaded later, during the run, would start with
+    the environment's count."""
     import scipy.linalg  # noqa: F401 - scipy's BLAS
     import sklearn.utils._openmp_helpers  # noqa: F401 - scikit-learn's OpenMP runtime
+    from threadpoolctl import ThreadpoolController
 
     if uses_torch:
         import torch  # noqa: F401
+    return ThreadpoolController()
 
 
 @contextmanager
-def _one_blas_thread():
+def _one_blas_thread(pools):
     """BLAS on one thread while any pinned run is active (its count is process-wide)."""
     global _blas_users, _blas_limits
-    from threadpoolctl import threadpool_limits
 
     with _lock:
         if _blas_users == 0:
-            _blas_limits = threadpool_limits(limits=1, user_api="blas")
+            _blas_limits = pools.limit(limits=1, user_api="blas")
         _blas_users += 1
     try:
         yield
@@ -78,15 +82,13 @@ def _one_blas_thread():
 def pinned_threads(threads: int = DEFAULT_THREADS, *, uses_torch: bool = False):
     """Run the block with torch on ``threads`` threads and OpenMP/BLAS on one, then
     give the calling thread its own settings back."""
-    from threadpoolctl import threadpool_limits
-
     threads = check_threads(threads)
-    _load_thread_pools(uses_torch)
+    pools = _thread_pools(uses_torch)
     torch = sys.modules.get("torch")
     # Asked first: torch fixes a thread's count on its first call there, which must
     # not undo the pinning below.
     previous = torch.get_num_threads() if torch is not None else None
-    with _one_blas_thread(), threadpool_limits(limits=1, user_api="openmp"):
+    with _one_blas_thread(pools), pools.limit(limits=1, user_api="openmp"):
         if torch is None:
             yield
             return
