@@ -73,15 +73,20 @@ def test_labels_do_not_depend_on_thread_variables(labels_by_environment, method)
     assert np.array_equal(one, unset), f"{(one != unset).mean():.2%} of pixels differ"
 
 
+ENGINE_LIBRARIES = ("torch", "scikit_learn", "numpy", "scipy")
+
+
 def thread_counts():
-    """torch's count and every OpenMP/BLAS library's, as the calling thread sees them."""
+    """torch's count, and the thread count of each OpenMP/BLAS library that the methods
+    use (torch's, scikit-learn's, numpy's, scipy's), as the calling thread sees them."""
     import torch
     from threadpoolctl import threadpool_info
 
     pools = {}
     for pool in threadpool_info():
-        owner = "torch" if "torch" in pool["filepath"] else pool["internal_api"]
-        pools.setdefault(owner, set()).add(pool["num_threads"])
+        owner = next((name for name in ENGINE_LIBRARIES if name in pool["filepath"]), None)
+        if owner is not None:  # (others, e.g. numba's OpenMP, are none of the engine's)
+            pools.setdefault(f"{owner} {pool['internal_api']}", set()).add(pool["num_threads"])
     return torch.get_num_threads(), pools
 
 
@@ -104,8 +109,9 @@ def test_a_run_uses_its_own_thread_counts_then_gives_the_callers_back(method, th
         us.segment(image, method, seed=0, device="cpu", threads=threads, progress=progress)
         torch_threads, pools = seen[0]
         assert torch_threads == (threads if method == "cnn" else 1)
-        assert pools.pop("torch", {torch_threads}) == {torch_threads}
-        assert pools and all(counts == {1} for counts in pools.values()), pools
+        assert pools.pop("torch openmp", {torch_threads}) == {torch_threads}
+        assert {"scikit_learn openmp", "numpy openblas"} <= set(pools), pools
+        assert all(counts == {1} for counts in pools.values()), pools
         assert torch.get_num_threads() == 3
         with pytest.raises(us.SegmentationCancelled):
             us.segment(image, method, threads=threads, progress=lambda event: True)
@@ -114,28 +120,49 @@ def test_a_run_uses_its_own_thread_counts_then_gives_the_callers_back(method, th
         torch.set_num_threads(callers)
 
 
-def test_concurrent_runs_in_one_process_keep_their_own_thread_counts():
-    """Two runs at once (a Dask worker with several threads) give the labels each
-    gives alone: one run's thread setting does not leak into the other."""
+def test_concurrent_runs_in_one_process_give_the_labels_each_gives_alone():
+    """Two runs at once (a Dask worker with several threads): neither one's thread
+    count nor its random initial weights leak into the other. Both start together and
+    train together, four times over."""
     image, _ = CASES["cnn"]
     alone = {n: us.segment(image, "cnn", device="cpu", threads=n) for n in (1, 2)}
-    together, both_started = {}, threading.Barrier(2, timeout=60)
+    for _ in range(4):
+        together, in_step = {}, threading.Barrier(2, timeout=60)
 
-    def run(n):
-        def progress(event):
-            if event.iteration == 1 and event.stage == "training":
-                both_started.wait()
+        def run(n, together=together, in_step=in_step):
+            def progress(event):
+                if event.iteration == 1 and event.stage == "training":
+                    in_step.wait()
 
-        together[n] = us.segment(image, "cnn", device="cpu", threads=n, progress=progress)
+            in_step.wait()
+            together[n] = us.segment(image, "cnn", device="cpu", threads=n, progress=progress)
 
-    workers = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert set(together) == {1, 2}
-    for n in (1, 2):
-        assert np.array_equal(together[n], alone[n]), f"threads={n}"
+        workers = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+        assert set(together) == {1, 2}
+        for n in (1, 2):
+            assert np.array_equal(together[n], alone[n]), f"threads={n}"
+
+
+def test_network_weights_come_from_the_seed_alone():
+    """PyTorch's default initial weights after torch.manual_seed(seed), as before, but
+    drawn without the global generator, which every thread of the process shares."""
+    import torch
+    from torch import nn
+
+    from napari_unsupseg.cnn.net import build_net
+
+    before = torch.get_rng_state()
+    convs = [m for m in build_net(3, 8, 2, 2, seed=5) if isinstance(m, nn.Conv2d)]
+    assert torch.equal(before, torch.get_rng_state())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        defaults = [nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3), nn.Conv2d(8, 8, 1)]
+    for mine, default in zip(convs, defaults, strict=True):
+        assert torch.equal(mine.weight, default.weight) and torch.equal(mine.bias, default.bias)
 
 
 def test_segment_series_takes_threads():

@@ -10,7 +10,8 @@ while a method runs, :func:`pinned_threads` sets them to values of the run's own
 - torch (the CNN methods) runs on ``threads`` threads, :data:`DEFAULT_THREADS` unless
   the caller asks for more: a constant, never the core count, so that Dask workers
   sharing a machine do not oversubscribe it;
-- OpenMP and BLAS (scikit-learn's k-means and GMM, numpy's linear algebra) run on one.
+- the OpenMP and BLAS libraries of scikit-learn, numpy and scipy (k-means, GMM, linear
+  algebra) run on one.
 
 The caller's settings come back afterwards. OpenMP's count is per thread, so runs in
 several threads of one process (a Dask worker with ``--nthreads 4``, the napari
