@@ -195,3 +195,25 @@ def test_cli_records_threads_and_refuses_bad_ones(tmp_path, capsys):
     assert "threads" in (out / "run.csv").read_text().splitlines()[0].split(",")
     assert main([*args, "--threads", "0"]) == 2
     assert "threads must be between 1" in capsys.readouterr().err
+
+
+def test_widget_runs_with_its_threads_and_records_them(qtbot, make_napari_viewer):
+    from napari_unsupseg._widgets.segment import SegmentWidget
+
+    image, _ = CASES["cnn"]
+    viewer = make_napari_viewer()
+    widget = SegmentWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="segment")
+    viewer.add_image(image, name="img", rgb=True)
+    widget._method.value = "cnn"
+    widget._device.value = "cpu"
+    assert not widget._threads.native.isHidden() and widget._threads.value == 1
+    widget._threads.value = 2
+    widget.run()
+    qtbot.waitUntil(lambda: not widget.is_running, timeout=120_000)
+    result = viewer.layers["img cnn"]
+    assert result.metadata["threads"] == 2
+    again = us.segment(image, "cnn", device="cpu", threads=result.metadata["threads"])
+    np.testing.assert_array_equal(result.data, again)
+    widget._method.value = "kmeans"
+    assert widget._threads.native.isHidden()  # classical methods run on one thread
