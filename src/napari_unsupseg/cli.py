@@ -43,9 +43,8 @@ mirrored in OUTDIR). Outputs in OUTDIR:
   <stem>_labels.tif    int32 labels 1..K (largest region first), the image's spatial shape
   <stem>_overlay.png   with --overlay: image, label colours and boundaries (stacks: middle plane)
   run.json, run.csv    the run record: method, all parameters, seed, threads, device,
-                       version;
-                       per image: input, output, status ok/failed/skipped, error,
-                       seconds, n_labels
+                       version; per image: input, output, status ok/failed/skipped,
+                       error, seconds, n_labels
 A failed image (unreadable, bad shape) is recorded and the batch goes on. Outputs are
 written atomically (temporary file, then rename), so an interrupted run never leaves a
 truncated file; re-running skips images whose labels exist and read back, unless
