@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--method", default="cnn")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
 
     import napari_unsupseg as us
@@ -46,7 +47,9 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     stages.append(("checking and normalising the input", start))
-    labels = us.segment(image, args.method, device=args.device, progress=progress)
+    labels = us.segment(
+        image, args.method, device=args.device, threads=args.threads, progress=progress
+    )
     total = time.perf_counter() - start
     print(f"{args.method} on {args.size}x{args.size} RGB: {total:.1f} s, {labels.max()} labels")
     marks = [*stages, ("end", start + total)]

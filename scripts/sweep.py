@@ -40,7 +40,7 @@ def _init_worker(threads: int, fp32: bool) -> None:
         train.autocast_for = lambda device: nullcontext()
 
 
-def _job(spec_text: str, image_path: str, truth_path: str, seed: int, device: str):
+def _job(spec_text: str, image_path: str, truth_path: str, seed: int, device: str, threads=1):
     from napari_unsupseg import segment
     from napari_unsupseg.bench import annotator_ious, parse_method_spec
     from napari_unsupseg.io import read_image, read_labels
@@ -54,7 +54,15 @@ def _job(spec_text: str, image_path: str, truth_path: str, seed: int, device: st
             iterations.append(event.iteration)
 
     start = time.perf_counter()
-    labels = segment(image, run.method, seed=seed, device=device, progress=progress, **run.params)
+    labels = segment(
+        image,
+        run.method,
+        seed=seed,
+        device=device,
+        threads=threads,
+        progress=progress,
+        **run.params,
+    )
     seconds = time.perf_counter() - start
     ious = annotator_ious(labels, truth)
     return spec_text, Path(image_path).stem, seconds, max(iterations, default=0), ious, labels.max()
@@ -95,7 +103,9 @@ def main(argv=None) -> int:
         args.jobs, mp_context=context, initializer=_init_worker, initargs=(args.threads, args.fp32)
     ) as executor:
         futures = [
-            executor.submit(_job, text, str(image), str(truth), args.seed, args.device)
+            executor.submit(
+                _job, text, str(image), str(truth), args.seed, args.device, args.threads
+            )
             for text in args.specs
             for image, truth in pairs
         ]

@@ -61,7 +61,8 @@ def touching_blobs(shape=(96, 96), radius=9.0, spacing=(1.0, 1.0), seed=0, noise
     rng = np.random.default_rng(seed)
     spacing = np.asarray(spacing, dtype=float)
     extent = np.asarray(shape) * spacing
-    grids = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing)], indexing="ij")
+    axes = [np.arange(n) * step for n, step in zip(shape, spacing, strict=True)]
+    grids = np.meshgrid(*axes, indexing="ij")
     truth = np.zeros(shape, dtype=np.int32)
     step = 4.5 * radius
     starts = [np.arange(2 * radius, e - 2 * radius, step) for e in extent]
@@ -71,7 +72,7 @@ def touching_blobs(shape=(96, 96), radius=9.0, spacing=(1.0, 1.0), seed=0, noise
         for offset in (0.0, 1.6 * radius):
             centre = corner.copy()
             centre[-1] += offset
-            inside = sum((g - c) ** 2 for g, c in zip(grids, centre)) <= radius**2
+            inside = sum((g - c) ** 2 for g, c in zip(grids, centre, strict=False)) <= radius**2
             label += 1
             truth[inside & (truth == 0)] = label
     image = np.where(truth > 0, 0.8, 0.1) + rng.normal(0, noise, shape)

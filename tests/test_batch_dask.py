@@ -36,11 +36,13 @@ def start(args, log):
     )
 
 
-@pytest.fixture
-def loopback_cluster(tmp_path):
-    """`dask scheduler` and `dask worker --nworkers 2` on 127.0.0.1; yields the address."""
+@pytest.fixture(scope="module")
+def loopback_cluster(tmp_path_factory):
+    """`dask scheduler` and `dask worker --nworkers 2 --nthreads 1` on 127.0.0.1; yields
+    the address and the workers' process ids."""
     from distributed import Client
 
+    tmp_path = tmp_path_factory.mktemp("cluster")
     scheduler_file = tmp_path / "scheduler.json"
     log = open(tmp_path / "dask.log", "wb")  # noqa: SIM115 - closed at teardown
     common = ["--no-dashboard"]
@@ -98,23 +100,33 @@ def loopback_cluster(tmp_path):
         log.close()
 
 
-def test_existing_cluster_gives_the_serial_labels(tmp_path, loopback_cluster):
+def differing_images(folder):
+    """Images on which one thread (a Dask worker's OMP_NUM_THREADS=1) and two gave
+    different labels before the engine pinned its own thread counts: k-means's sums
+    on the first, the CNN's training on the second."""
+    folder.mkdir()
+    iio.imwrite(folder / "blocks100.png", noisy_blocks((100, 100), seed=1)[0])
+    iio.imwrite(folder / "blocks48.png", noisy_blocks((48, 48), noise=40, seed=2)[0])
+    return folder
+
+
+@pytest.mark.parametrize("method", ["kmeans", "cnn"])
+def test_existing_cluster_gives_the_serial_labels(tmp_path, loopback_cluster, method):
     address, worker_pids = loopback_cluster
-    inputs = image_folder(tmp_path / "in")
+    inputs = differing_images(tmp_path / "in")
     serial, cluster = tmp_path / "serial", tmp_path / "cluster"
-    assert main(["segment", str(inputs), *METHOD, "--seed", "7", "-o", str(serial)]) == 0
-    args = ["segment", str(inputs), *METHOD, "--seed", "7", "--scheduler", address]
-    assert main([*args, "-o", str(cluster)]) == 0
+    args = ["segment", str(inputs), "-m", method, "--device", "cpu", "-q"]
+    assert main([*args, "-o", str(serial)]) == 0
+    assert main([*args, "--scheduler", address, "-o", str(cluster)]) == 0
 
     record = json.loads((cluster / "run.json").read_text())
     assert record["scheduler"] == address
-    assert record["counts"] == {"ok": 4, "failed": 0, "skipped": 0}
+    assert record["counts"] == {"ok": 2, "failed": 0, "skipped": 0}
     # Every image ran in a worker process of that cluster, none in this one.
     ran_on = {int(row["worker"].rsplit(":", 1)[1]) for row in record["images"]}
     assert ran_on <= worker_pids and os.getpid() not in ran_on
-    for index in range(4):
-        name = f"im{index}_labels.tif"
-        assert np.array_equal(read_labels(cluster / name), read_labels(serial / name))
+    for name in ("blocks100_labels.tif", "blocks48_labels.tif"):
+        assert np.array_equal(read_labels(cluster / name), read_labels(serial / name)), name
 
 
 def test_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from synthetic import touching_blobs
 
 import napari_unsupseg as us
 from napari_unsupseg import objects
 from napari_unsupseg._api import run_segmentation
+from synthetic import touching_blobs
 
 
 def _matched(labels, truth, threshold=0.8):
@@ -84,7 +84,7 @@ def test_background_classes_override_the_automatic_rule():
 
 
 def test_classes_regions_and_objects_from_one_run():
-    image, truth = touching_blobs((64, 64), radius=8.0)
+    image, _truth = touching_blobs((64, 64), radius=8.0)
     classes = us.segment(image, "kmeans", n_clusters=2, output="classes")
     regions = us.segment(image, "kmeans", n_clusters=2, output="regions")
     assert classes.max() == 2

@@ -12,6 +12,7 @@ from ._output import OutputPlan, plan_output
 from ._preprocess import prepare_image
 from ._progress import CancelCheck, ProgressCallback, Reporter
 from ._registry import get_method
+from ._threads import DEFAULT_THREADS, check_threads, pinned_threads
 
 _MEMORY_ADVICE = {
     "classical": "crop the image, segment a sub-volume or fewer channels, or lower max_samples.",
@@ -99,6 +100,7 @@ def segment(
     spacing=None,
     object_diameter: float | None = None,
     background_classes=None,
+    threads: int = DEFAULT_THREADS,
     **params,
 ) -> np.ndarray:
     """Segment ``image`` without supervision and return int32 labels.
@@ -137,6 +139,9 @@ def segment(
     background_classes : sequence of int, optional
         Class ids (as numbered by ``output="classes"``) that are background; chosen
         automatically when not given. Objects only.
+    threads : int
+        CPU threads of the CNN methods (torch); the labels depend on it, not on the
+        environment's thread settings. Classical methods always use one.
     **params
         The method's parameters (see ``available_methods()[method].params``).
 
@@ -159,6 +164,7 @@ def segment(
         spacing=spacing,
         object_diameter=object_diameter,
         background_classes=background_classes,
+        threads=threads,
         **params,
     ).labels
 
@@ -177,6 +183,7 @@ def run_segmentation(
     spacing=None,
     object_diameter: float | None = None,
     background_classes=None,
+    threads: int = DEFAULT_THREADS,
     **params,
 ) -> Segmentation:
     """:func:`segment`, returning the labels with the classes they came from and the
@@ -184,6 +191,7 @@ def run_segmentation(
     so that objects can be re-made from other background classes without a new run."""
     spec = get_method(method)
     seed = _check_seed(seed)
+    threads = check_threads(threads)
     resolved = spec.resolve(params)
     prepared = prepare_image(image, channel_axis=channel_axis, normalize=normalize)
     spatial_shape = prepared.spatial_shape
@@ -226,7 +234,8 @@ def run_segmentation(
     reporter = Reporter(progress, should_stop, finalize_labels=finalize)
     reporter.check()
     try:
-        labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
+        with pinned_threads(threads, uses_torch=spec.uses_torch):  # same labels anywhere
+            labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
     except InsufficientMemoryError:
         raise  # already says what would fit
     except MemoryError as error:
@@ -261,7 +270,8 @@ def run_segmentation(
         )
     classes = relabel_by_size(labels)
     reporter.update(0, 1, stage=f"making {plan.kind}")
-    labels = plan.finish(classes).reshape(spatial_shape)
+    with pinned_threads(1, uses_torch=False):
+        labels = plan.finish(classes).reshape(spatial_shape)
     return Segmentation(labels, classes.reshape(spatial_shape), plan)
 
 

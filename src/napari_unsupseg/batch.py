@@ -4,9 +4,10 @@ One task per image: read, :func:`napari_unsupseg.segment`, write; the task retur
 row of the run record. The same function runs in the serial loop and on Dask workers,
 so a cluster run and a serial run produce the same files.
 
-Seeding: every image is segmented with the run's seed unchanged. An image's labels
-therefore depend only on the image, the method, its parameters and the seed, never on
-the order of the images, the number of workers or which worker took the task.
+Seeding: every image is segmented with the run's seed and thread count unchanged. An
+image's labels therefore depend only on the image, the method, its parameters, the seed
+and ``threads``, never on the order of the images, the number of workers, their thread
+settings or which worker took the task (see :mod:`napari_unsupseg._threads`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import DEFAULT_THREADS
 from .io import (
     IMAGE_SUFFIXES,
     atomic_write,
@@ -72,6 +74,7 @@ class BatchSettings:
     device: str = "auto"
     channel_axis: int | None = None
     normalize: str = "auto"
+    threads: int = DEFAULT_THREADS
     overlay: bool = False
     overwrite: bool = False
     #: what the labels are, and how objects are made (see :func:`napari_unsupseg.segment`)
@@ -249,6 +252,7 @@ def process_image(
             seed=settings.seed,
             device=settings.device,
             normalize=settings.normalize,
+            threads=settings.threads,
             progress=progress,
             output=settings.output,
             spacing=settings.spacing,
@@ -359,6 +363,7 @@ def record_header(settings: BatchSettings, *, scheduler: str, command: Sequence[
         "params": json_safe(resolved),
         "seed": settings.seed,
         "seeding": "every image is segmented with this seed",
+        "threads": settings.threads,
         "device": settings.device,
         "channel_axis": settings.channel_axis,
         "normalize": settings.normalize,
@@ -406,6 +411,7 @@ def write_record(outdir, header: dict, rows: Sequence[dict]) -> tuple[Path, Path
         "method": header["method"],
         "params": json.dumps(header["params"], sort_keys=True),
         "seed": header["seed"],
+        "threads": header["threads"],
         "device": header["device"],
         "version": header["version"],
     }

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import DEFAULT_THREADS
 from .io import IMAGE_SUFFIXES, atomic_write, read_image, read_labels
 
 MIB = 1024 * 1024
@@ -220,14 +221,24 @@ class PeakRSS:
         return int(peak) * (1 if sys.platform == "darwin" else 1024)
 
 
-def call_method(image, run: MethodRun, *, seed: int, device: str, output: str = "auto"):
+def call_method(
+    image,
+    run: MethodRun,
+    *,
+    seed: int,
+    device: str,
+    output: str = "auto",
+    threads: int = DEFAULT_THREADS,
+):
     """The run's labels: ``segment()``, or the textbook baseline it names."""
     from ._api import segment
     from .textbook import run_baseline
 
     if run.is_baseline:
         return run_baseline(run.method, image)
-    return segment(image, run.method, seed=seed, device=device, output=output, **run.params)
+    return segment(
+        image, run.method, seed=seed, device=device, output=output, threads=threads, **run.params
+    )
 
 
 def measured_segment(image, run: MethodRun, *, seed: int, device: str, rss: PeakRSS, **kw):
@@ -343,6 +354,7 @@ def run_bench(
     limit: int | None = None,
     seed: int = 0,
     device: str = "auto",
+    threads: int = DEFAULT_THREADS,
     outdir=None,
     trace_memory: bool = False,
     progress: bool = True,
@@ -368,6 +380,7 @@ def run_bench(
     pooled: dict[str, list[list[np.ndarray]]] = {run.label: [] for run in runs}
     started = datetime.now(UTC)
     warmed: set[str] = set()
+    where = {"seed": seed, "device": device, "threads": threads, "output": output}
 
     with tqdm(total=len(pairs) * len(runs), unit="run", disable=not progress) as bar:
         for image_path, truth_path in pairs:
@@ -383,13 +396,12 @@ def run_bench(
                 bar.set_postfix_str(f"{image_path.stem} {run.label}", refresh=False)
                 row = {name: "" for name in IMAGE_FIELDS}
                 row.update(image=image_path.name, method=run.label, status="failed")
-                options = {"seed": seed, "device": device, "output": output}
                 try:
                     if run.label not in warmed:
-                        warm_up(image, run, **options)
+                        warm_up(image, run, **where)
                         warmed.add(run.label)
-                    labels, seconds, peak = measured_segment(image, run, rss=rss, **options)
-                    traced = traced_peak(image, run, **options) if trace_memory else None
+                    labels, seconds, peak = measured_segment(image, run, rss=rss, **where)
+                    traced = traced_peak(image, run, **where) if trace_memory else None
                     if kind == "regions":
                         ious = annotator_ious(labels, truth)
                         scores = region_scores(labels, truth, ious)
@@ -419,8 +431,7 @@ def run_bench(
         kind=kind,
         data_dir=data_dir,
         n_images=len(pairs),
-        seed=seed,
-        device=device,
+        where=where,
         started=started,
         command=command,
         rss_resettable=rss.resettable,
@@ -549,8 +560,7 @@ def _markdown(
     kind,
     data_dir,
     n_images,
-    seed,
-    device,
+    where,
     started,
     command,
     rss_resettable,
@@ -598,7 +608,7 @@ def _markdown(
         "images.",
         "",
         f"- date: {started.isoformat(timespec='seconds')}",
-        f"- seed: {seed}; device: {device}",
+        "- " + "; ".join(f"{key}: {value}" for key, value in where.items()),
         f"- machine: {machine_description()}",
     ]
     if command:

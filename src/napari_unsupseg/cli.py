@@ -42,16 +42,17 @@ folders are scanned for those types, subfolders too with --recursive (their layo
 mirrored in OUTDIR). Outputs in OUTDIR:
   <stem>_labels.tif    int32 labels 1..K (largest region first), the image's spatial shape
   <stem>_overlay.png   with --overlay: image, label colours and boundaries (stacks: middle plane)
-  run.json, run.csv    the run record: method, all parameters, seed, device, version;
-                       per image: input, output, status ok/failed/skipped, error,
-                       seconds, n_labels
+  run.json, run.csv    the run record: method, all parameters, seed, threads, device,
+                       version; per image: input, output, status ok/failed/skipped,
+                       error, seconds, n_labels
 A failed image (unreadable, bad shape) is recorded and the batch goes on. Outputs are
 written atomically (temporary file, then rename), so an interrupted run never leaves a
 truncated file; re-running skips images whose labels exist and read back, unless
 --overwrite.
 
-Seeding: every image is segmented with --seed as is, so an image gets the same labels
-serially, with --workers or on any cluster.
+Seeding: every image is segmented with --seed and --threads as they are, so an image
+gets the same labels serially, with --workers or on any cluster, whatever
+OMP_NUM_THREADS or the workers' thread counts say.
 """
 
 SEGMENT_EPILOG = """\
@@ -135,6 +136,7 @@ def _add_segment(commands) -> None:
         help="run on an existing dask.distributed cluster, e.g. tcp://127.0.0.1:8786 "
         "(workers must see the input and output paths)",
     )
+    _add_threads(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_cmd_segment)
 
@@ -190,6 +192,19 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"expected whole numbers separated by commas, got {text!r}"
         ) from None
+
+
+def _add_threads(parser) -> None:
+    from ._threads import DEFAULT_THREADS
+
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        metavar="N",
+        help=f"CPU threads of the CNN methods per image (default {DEFAULT_THREADS}); labels "
+        "depend on it, not on the machine or OMP_NUM_THREADS (classical methods use one)",
+    )
 
 
 def _add_evaluate(commands) -> None:
@@ -308,6 +323,7 @@ def _add_bench(commands) -> None:
         choices=("auto", "classes", "regions", "objects"),
         help="what segment() returns (default auto: regions for RGB, objects otherwise)",
     )
+    _add_threads(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_cmd_bench)
 
@@ -379,6 +395,7 @@ def _cmd_segment(args) -> int:
     from tqdm.auto import tqdm
 
     from ._api import _check_seed
+    from ._threads import check_threads
     from .batch import (
         BatchSettings,
         plan_jobs,
@@ -392,6 +409,7 @@ def _cmd_segment(args) -> int:
         return _usage_error("--workers must be 0 (serial, the default) or a number of workers")
     try:
         _check_seed(args.seed)
+        check_threads(args.threads)
         params = parse_params(args.method, args.param)
         jobs = plan_jobs(args.inputs, args.outdir, samples=args.sample, recursive=args.recursive)
     except (ValueError, TypeError) as error:
@@ -403,6 +421,7 @@ def _cmd_segment(args) -> int:
         device=args.device,
         channel_axis=args.channel_axis,
         normalize=args.normalize,
+        threads=args.threads,
         overlay=args.overlay,
         overwrite=args.overwrite,
         output=args.output,
@@ -551,9 +570,11 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_bench(args) -> int:
+    from ._threads import check_threads
     from .bench import parse_method_spec, run_bench
 
     try:
+        check_threads(args.threads)
         specs = [parse_method_spec(text) for text in args.methods]
     except ValueError as error:
         return _usage_error(str(error))
@@ -566,6 +587,7 @@ def _cmd_bench(args) -> int:
             limit=args.limit,
             seed=args.seed,
             device=args.device,
+            threads=args.threads,
             outdir=args.outdir,
             trace_memory=args.tracemalloc,
             progress=not args.quiet,

@@ -16,6 +16,7 @@ from qtpy.QtCore import QObject, Signal
 from .._api import Segmentation, run_segmentation
 from .._progress import Progress
 from .._registry import get_method
+from .._threads import DEFAULT_THREADS
 
 
 class ProgressRelay(QObject):
@@ -36,6 +37,7 @@ class Job:
     params: dict = field(default_factory=dict)
     #: ``output``, ``spacing``, ``object_diameter``, ``background_classes`` of segment()
     output: dict = field(default_factory=dict)
+    threads: int = DEFAULT_THREADS
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def run_job(
         progress=progress,
         should_stop=should_stop,
         **job.output,
+        threads=job.threads,
         **job.params,
     )
     return Outcome(result, device, time.perf_counter() - start)

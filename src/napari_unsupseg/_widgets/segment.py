@@ -33,6 +33,7 @@ from .. import __version__
 from .._output import OUTPUTS
 from .._progress import Progress, SegmentationCancelled
 from .._registry import available_methods, get_method
+from .._threads import DEFAULT_THREADS, MAX_THREADS
 from . import _layers
 from ._objects import BackgroundPicker
 from ._params import param_widget
@@ -159,6 +160,14 @@ class SegmentWidget(Container):
             max=2**31 - 1,
             tooltip="Same seed, same image, same parameters: same labels (on the CPU).",
         )
+        self._threads = SpinBox(
+            name="threads",
+            value=DEFAULT_THREADS,
+            min=1,
+            max=MAX_THREADS,
+            tooltip="CPU threads of the CNN. More is faster on a CPU with free cores, and "
+            "gives other labels: the same labels need the same threads.",
+        )
         self._new_layer = CheckBox(
             name="new_layer",
             text="new layer each run",
@@ -186,6 +195,7 @@ class SegmentWidget(Container):
                 self._extent,
                 self._device,
                 self._seed,
+                self._threads,
                 self._new_layer,
                 self._keep_preview,
                 self._run_button,
@@ -327,7 +337,7 @@ class SegmentWidget(Container):
         self._scribble_row.visible = any(p.name == "scribbles" for p in spec.params)
         if spec.uses_torch and not self._devices_listed:
             self._list_devices()
-        self._device.visible = spec.uses_torch
+        self._device.visible = self._threads.visible = spec.uses_torch
 
     def _sync_relevance(self, *_):
         """Show only the parameters that matter for the values chosen now (SLIC's
@@ -400,6 +410,7 @@ class SegmentWidget(Container):
             "method": method,
             "params": {k: v for k, v in resolved.items() if spec.param(k).kind != "array"},
             "seed": int(self._seed.value),
+            "threads": int(self._threads.value),
             "device_requested": self._device.value,
             "source_layer": layer.name,
             "channel_axis": channel,
@@ -407,7 +418,8 @@ class SegmentWidget(Container):
             "scribbles_layer": scribbles.name if scribbles is not None else None,
             **output,
         }
-        job = Job(data, method, channel_axis, record["seed"], self._device.value, params, output)
+        seed, threads = record["seed"], record["threads"]
+        job = Job(data, method, channel_axis, seed, self._device.value, params, output, threads)
         return _Run(
             job=job,
             source=layer.name,

@@ -11,9 +11,11 @@ from __future__ import annotations
 def build_net(in_channels: int, n_channels: int = 100, n_conv: int = 2, ndim: int = 2, seed=0):
     """The papers' network as an ``nn.Sequential``, initialised from ``seed``.
 
-    PyTorch's default initialisation draws from the global generator; it is forked and
-    seeded here so that the same seed gives the same weights whatever ran before, and
-    the caller's random state is left untouched.
+    The weights are PyTorch's default initialisation, drawn from a generator of the
+    network's own: the global generator is shared by every thread of the process, so
+    two networks built at once (a Dask worker running several images) would draw from
+    it in turn and get each other's numbers. The values are those the global
+    generator gives after ``torch.manual_seed(seed)``, and it is left untouched.
     """
     import torch
     from torch import nn
@@ -22,17 +24,38 @@ def build_net(in_channels: int, n_channels: int = 100, n_conv: int = 2, ndim: in
         raise ValueError(f"the network is 2D or 3D, not {ndim}D")
     conv = nn.Conv2d if ndim == 2 else nn.Conv3d
     norm = nn.BatchNorm2d if ndim == 2 else nn.BatchNorm3d
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        layers = [conv(in_channels, n_channels, 3, padding=1), nn.ReLU(inplace=True)]
+    generator = torch.Generator().manual_seed(seed)
+    layers = [_seeded_conv(conv, in_channels, n_channels, 3, generator), nn.ReLU(inplace=True)]
+    layers.append(norm(n_channels))
+    for _ in range(n_conv - 1):
+        layers += [_seeded_conv(conv, n_channels, n_channels, 3, generator), nn.ReLU(inplace=True)]
         layers.append(norm(n_channels))
-        for _ in range(n_conv - 1):
-            layers += [conv(n_channels, n_channels, 3, padding=1), nn.ReLU(inplace=True)]
-            layers.append(norm(n_channels))
-        layers += [conv(n_channels, n_channels, 1), norm(n_channels)]
-        net = nn.Sequential(*layers)
+    layers += [_seeded_conv(conv, n_channels, n_channels, 1, generator), norm(n_channels)]
+    net = nn.Sequential(*layers)
     fmt = torch.channels_last if ndim == 2 else torch.channels_last_3d
     return net.to(memory_format=fmt)
+
+
+def _seeded_conv(conv, in_channels: int, out_channels: int, kernel_size: int, generator):
+    """``conv(in_channels, out_channels, kernel_size)`` (padded to keep the size) with
+    the values of PyTorch's ``reset_parameters`` (Kaiming-uniform weights with a = √5,
+    uniform bias), drawn from ``generator``."""
+    import math
+
+    import torch
+    from torch import nn
+
+    layer = nn.utils.skip_init(
+        conv, in_channels, out_channels, kernel_size, padding=kernel_size // 2
+    )
+    fan_in = layer.weight[0].numel()
+    gain = nn.init.calculate_gain("leaky_relu", math.sqrt(5))
+    bound = math.sqrt(3.0) * (gain / math.sqrt(fan_in))
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        bias_bound = 1 / math.sqrt(fan_in)
+        layer.bias.uniform_(-bias_bound, bias_bound, generator=generator)
+    return layer
 
 
 def channels_last(x):

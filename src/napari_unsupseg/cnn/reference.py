@@ -21,6 +21,7 @@ from .._output import plan_output
 from .._preprocess import prepare_image
 from .._progress import CancelCheck, ProgressCallback, Reporter
 from .._registry import get_method
+from .._threads import DEFAULT_THREADS, check_threads, pinned_threads
 from .engine import (
     auto_min_labels,
     clean_by_superpixels,
@@ -53,6 +54,7 @@ def segment_series(
     spacing=None,
     object_diameter: float | None = None,
     background_classes=None,
+    threads: int = DEFAULT_THREADS,
     **params,
 ) -> list[np.ndarray]:
     """Train one CNN on the images ``train_on`` (indices; all when None), label every
@@ -67,11 +69,13 @@ def segment_series(
     ``output`` and the objects' settings are :func:`segment`'s, applied to every image
     (objects are numbered per image; classes are shared; regions are numbered per
     image).
+    ``threads``: torch's CPU threads, as in :func:`segment`.
     """
     spec = get_method(method)
     if not spec.uses_torch:
         raise ValueError(f"segment_series needs a CNN method; {method!r} is not one")
     seed = _check_seed(seed)
+    threads = check_threads(threads)
     if isinstance(images, np.ndarray) or not isinstance(images, Sequence) or not images:
         raise TypeError("images must be a non-empty list of arrays")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -111,9 +115,10 @@ def segment_series(
     reporter = Reporter(progress, should_stop)
     reporter.check()
     dev = resolve_device(device)
-    labels = _train_and_label(
-        [f for f, _ in features], index, spec, resolved, dev, seed, reporter, batch_size
-    )
+    with pinned_threads(threads, uses_torch=True):
+        labels = _train_and_label(
+            [f for f, _ in features], index, spec, resolved, dev, seed, reporter, batch_size
+        )
     joint = relabel_by_size(np.concatenate([lab.ravel() for lab in labels]))
     out, start = [], 0
     for (_, shape), lab, plan in zip(features, labels, plans, strict=True):
