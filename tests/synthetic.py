@@ -53,13 +53,13 @@ def fast_params(spec):
     return {k: v for k, v in _FAST.items() if k in names}
 
 
-def touching_blobs(shape=(96, 96), radius=9.0, spacing=(1.0, 1.0), seed=0, noise=0.08):
+def touching_blobs(shape=(96, 96), radius=9.0, spacing=None, seed=0, noise=0.08):
     """Pairs of touching bright disks (2D) or balls (3D) on a dark background, with
     noise: a float image and instance truth (0 background). ``spacing`` is the voxel
     size: blobs are round in physical units, so with a z step of 3 they are flat in
     voxels. Pair centres sit 1.6 radii apart, so each pair touches through a neck."""
     rng = np.random.default_rng(seed)
-    spacing = np.asarray(spacing, dtype=float)
+    spacing = np.ones(len(shape)) if spacing is None else np.asarray(spacing, dtype=float)
     extent = np.asarray(shape) * spacing
     axes = [np.arange(n) * step for n, step in zip(shape, spacing, strict=True)]
     grids = np.meshgrid(*axes, indexing="ij")

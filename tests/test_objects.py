@@ -78,7 +78,8 @@ def test_background_classes_override_the_automatic_rule():
     """Naming the bright class as background leaves the dark one as the only object."""
     image, truth = touching_blobs((64, 64), radius=8.0)
     result = run_segmentation(image, "kmeans", n_clusters=2, output="objects")
-    assert objects.otsu_background(result.classes, result.plan.intensity) == [1]
+    foreground = objects.automatic_foreground(result.classes, result.plan.intensity)
+    assert objects.background_classes_of(result.classes, foreground) == [1]
     inverted = us.segment(image, "kmeans", n_clusters=2, output="objects", background_classes=[2])
     assert inverted.max() == 1 and np.mean(inverted[truth == 0] == 1) > 0.95
 
@@ -103,14 +104,18 @@ def test_auto_output_is_regions_for_rgb_and_objects_otherwise():
 
 
 def test_uneven_background_is_flattened():
-    """Disks on a bright glow over half the image: a global threshold would take the
-    glow for one object; flattening the background finds the disks."""
+    """Disks on a glow brighter than themselves: a global threshold takes the glow for
+    one object; the background is flattened first and the disks are found."""
     image, truth = touching_blobs((128, 128), radius=6.0, noise=0.03)
     yy, xx = np.mgrid[:128, :128]
-    image = image + 0.9 * np.exp(-((yy - 64.0) ** 2 + (xx - 40.0) ** 2) / (2 * 30.0**2))
-    result = run_segmentation(image, "kmeans", n_clusters=2, output="objects")
+    image = image + 1.5 * np.exp(-((yy - 64.0) ** 2 + (xx - 40.0) ** 2) / (2 * 60.0**2))
+    result = run_segmentation(image, "kmeans", n_clusters=2, output="objects", object_diameter=12)
     assert result.plan.flatten
-    assert _matched(result.labels, truth, threshold=0.5) >= truth.max() - 1
+    assert _matched(result.labels, truth, threshold=0.5) >= truth.max() - 2
+    plain = objects.objects_from_classes(
+        us.segment(image, "kmeans", n_clusters=2, output="classes"), image, 6.0
+    )
+    assert _matched(plain, truth, threshold=0.5) < truth.max() / 2
 
 
 @pytest.mark.parametrize(

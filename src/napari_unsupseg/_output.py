@@ -87,7 +87,7 @@ def plan_output(
     flatten = obj.flattening_helps(intensity, radius, spacing)
     if flatten:
         features = obj.flatten_background(features, radius, spacing)
-    features = obj.stretch(obj.denoise(features, spacing))
+    features = obj.stretch(features)
     intensity = obj.intensity_of(features)
     return OutputPlan(kind, radius, spacing, flatten, intensity, background_classes), features
 

@@ -10,12 +10,13 @@ no parameter to tune:
 2. an uneven background (a glowing embryo, a vignetted field) is flattened before the
    segmenter runs, when a quick threshold test finds objects of a more plausible size
    after flattening than before (:func:`flattening_helps`);
-3. the foreground is the set of classes brighter than the background: the two-way split
-   of the classes by mean intensity that Otsu's criterion prefers, unless the user names
-   the background classes;
+3. the foreground is where the classes are brighter than the background: each pixel
+   takes its class's mean intensity, and that image, smoothed by a pixel, is cut at
+   Otsu's level (:func:`automatic_foreground`), unless the user names the background
+   classes;
 4. touching objects are split by a watershed of the foreground's distance transform,
-   seeded by its maxima at least 0.2 r high (h-maxima), so that a nucleus gives one seed
-   and two touching nuclei two; holes are filled and fragments under a tenth of a
+   seeded by its maxima at least 0.1 r high (h-maxima), so that a nucleus gives one
+   seed and two touching nuclei two; holes are filled and fragments under a tenth of a
    typical object are dropped.
 
 Distances use the voxel ``spacing`` (z steps are often 2-5x the pixel size), so a
@@ -32,9 +33,9 @@ import numpy as np
 from ._labels import relabel_by_size
 
 #: seed height of the watershed, in typical radii (measured on fluorescence nuclei)
-SEED_HEIGHT = 0.2
+SEED_HEIGHT = 0.1
 #: the distance transform is smoothed by this many typical radii before seeding
-SEED_SMOOTHING = 0.25
+SEED_SMOOTHING = 0.1
 #: fragments smaller than this share of a typical object are dropped
 MIN_OBJECT_SHARE = 0.1
 #: the background is estimated by a Gaussian of this many typical radii
@@ -139,17 +140,6 @@ def flatten_background(features: np.ndarray, radius: float, spacing=None) -> np.
     return np.clip(flat, 0.0, 1.0, out=flat)
 
 
-def denoise(features: np.ndarray, spacing=None) -> np.ndarray:
-    """Smooth every channel by a Gaussian of one pixel (in physical units, so less
-    along a coarser z axis): pixel noise would otherwise scatter single pixels of an
-    object into the background classes."""
-    from scipy import ndimage as ndi
-
-    spacing = as_spacing(spacing, features.ndim - 1)
-    sigma = spacing.min() / spacing
-    return ndi.gaussian_filter(features, (*sigma, 0.0)).astype(np.float32, copy=False)
-
-
 def stretch(features: np.ndarray) -> np.ndarray:
     """Every channel rescaled to [0, 1] between its 0.5 and 99.5 percentiles: dim
     fluorescence (8-bit data scaled by 255 fills a tenth of the range) gets the
@@ -162,42 +152,55 @@ def stretch(features: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def otsu_background(classes: np.ndarray, intensity: np.ndarray) -> list[int]:
-    """The background classes: the darker group, by Otsu's criterion over class means.
+def class_mean_image(classes: np.ndarray, intensity: np.ndarray) -> np.ndarray:
+    """Every pixel given the mean intensity of its class: the image as the segmenter
+    sees it, one grey level per class."""
+    _, inverse = np.unique(classes.ravel(), return_inverse=True)
+    means = np.bincount(inverse, intensity.ravel().astype(float)) / np.bincount(inverse)
+    return means[inverse].reshape(classes.shape).astype(np.float32)
 
-    Classes are sorted by mean intensity and cut in two where the between-group variance
-    of the pixels (each pixel taking its class mean) is largest: the background is then
-    one or several dark classes, the objects every brighter class, dim ones included.
-    A single class is foreground (nothing to tell apart).
+
+def automatic_foreground(classes: np.ndarray, intensity: np.ndarray, spacing=None):
+    """Pixels whose classes are brighter than the background's.
+
+    The class-mean image (:func:`class_mean_image`), smoothed by one pixel so that a
+    class scattered in single pixels does not decide alone, is cut at Otsu's level:
+    the background is the dark classes, the objects every brighter class, dim ones
+    included. Deciding per pixel rather than per class matters when a class mixes
+    object rims and background, as the CNN's classes of a noisy stack do (on the
+    fluorescence nuclei it was measured on: F1@0.5 0.94 against 0.36 for a per-class
+    cut on two 3D stacks, 0.84 against 0.81 on 23 2D images).
     """
+    from scipy import ndimage as ndi
+    from skimage.filters import threshold_otsu
+
+    spacing = as_spacing(spacing, classes.ndim)
+    smooth = ndi.gaussian_filter(class_mean_image(classes, intensity), spacing.min() / spacing)
+    if np.ptp(smooth) <= 0:
+        return np.ones(classes.shape, dtype=bool)
+    return smooth > threshold_otsu(smooth)
+
+
+def background_classes_of(classes: np.ndarray, foreground: np.ndarray) -> list[int]:
+    """The classes lying mostly outside ``foreground`` (what the automatic rule took
+    for background, as a list the user can edit)."""
     ids, inverse = np.unique(classes.ravel(), return_inverse=True)
-    if ids.size < 2:
-        return []
-    counts = np.bincount(inverse).astype(float)
-    means = np.bincount(inverse, intensity.ravel().astype(float)) / counts
-    order = np.argsort(means, kind="stable")
-    weight, total = counts[order], means[order] * counts[order]
-    low_weight = np.cumsum(weight)[:-1]
-    high_weight = weight.sum() - low_weight
-    low_mean = np.cumsum(total)[:-1] / low_weight
-    high_mean = (total.sum() - np.cumsum(total)[:-1]) / high_weight
-    cut = int(np.argmax(low_weight * high_weight * (low_mean - high_mean) ** 2)) + 1
-    return sorted(int(c) for c in ids[order[:cut]])
+    inside = np.bincount(inverse, foreground.ravel()) / np.bincount(inverse)
+    return sorted(int(c) for c in ids[inside < 0.5])
 
 
-def foreground_of(classes, intensity, background_classes: Sequence[int] | None = None):
-    """Foreground mask: every class but ``background_classes`` (by default
-    :func:`otsu_background`)."""
+def foreground_of(classes, intensity, background_classes=None, spacing=None):
+    """Foreground mask: every class but ``background_classes`` when given, else
+    :func:`automatic_foreground`."""
     if background_classes is None:
-        background_classes = otsu_background(classes, intensity)
-    else:
-        present = set(np.unique(classes).tolist())
-        unknown = sorted(set(int(c) for c in background_classes) - present)
-        if unknown:
-            raise ValueError(
-                f"background_classes {unknown} are not among the classes found "
-                f"({', '.join(map(str, sorted(present)))})"
-            )
+        return automatic_foreground(classes, intensity, spacing)
+    present = set(np.unique(classes).tolist())
+    unknown = sorted(set(int(c) for c in background_classes) - present)
+    if unknown:
+        raise ValueError(
+            f"background_classes {unknown} are not among the classes found "
+            f"({', '.join(map(str, sorted(present)))})"
+        )
     return ~np.isin(classes, np.asarray(list(background_classes), dtype=classes.dtype))
 
 
@@ -240,7 +243,7 @@ def objects_from_classes(
     background_classes: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Objects numbered 1..N (largest first), 0 = background, from class labels."""
-    foreground = foreground_of(classes, intensity, background_classes)
+    foreground = foreground_of(classes, intensity, background_classes, spacing)
     return number_objects(split_touching(foreground, radius, spacing))
 
 

@@ -13,7 +13,7 @@ from magicgui.widgets import Container, PushButton, Select
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 
-from ..objects import otsu_background
+from ..objects import automatic_foreground, background_classes_of
 
 
 class BackgroundPicker(Container):
@@ -45,7 +45,10 @@ class BackgroundPicker(Container):
         classes = result.classes.reshape(plan.intensity.shape)
         ids, inverse, counts = np.unique(classes, return_inverse=True, return_counts=True)
         means = np.bincount(inverse.ravel(), plan.intensity.ravel()) / counts
-        chosen = plan.background_classes or otsu_background(classes, plan.intensity)
+        chosen = plan.background_classes
+        if chosen is None:
+            foreground = automatic_foreground(classes, plan.intensity, plan.spacing)
+            chosen = background_classes_of(classes, foreground)
         choices = [
             (f"{i}: {100 * n / classes.size:.1f}% of pixels, mean {m:.2f}", int(i))
             for i, n, m in zip(ids, counts, means, strict=True)
