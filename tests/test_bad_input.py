@@ -24,7 +24,7 @@ METHODS = list(us.available_methods())
 
 
 def _segment_kmeans(image, **kwargs):
-    return us.segment(image, "kmeans", n_clusters=2, **kwargs)
+    return us.segment(image, "kmeans", n_clusters=2, **{"output": "classes", **kwargs})
 
 
 @pytest.mark.parametrize(

@@ -266,3 +266,36 @@ def test_help_documents_everything_without_heavy_imports():
         assert word in text
     for word in ["--segments-csv", "--json", "--methods", "--limit", "Fine", "Coarse"]:
         assert word in text
+
+
+def test_objects_output_with_spacing_is_written_and_recorded(tmp_path):
+    from synthetic import touching_blobs
+
+    image, truth = touching_blobs((16, 64, 64), radius=8.0, spacing=(3.0, 1.0, 1.0))
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, (image * 1000).clip(0).astype(np.uint16))
+    out = tmp_path / "out"
+    args = ["segment", str(source), "-m", "kmeans", "--param", "n_clusters=2", "-q"]
+    code = main([*args, "--output", "objects", "--spacing", "3,1,1", "-o", str(out)])
+    assert code == 0
+    labels = read_labels(out / "stack_labels.tif")
+    assert labels.max() == truth.max() == 2 and np.mean(labels[truth == 0] == 0) > 0.97
+    data, rows = record(out)
+    assert data["output"] == "objects" and data["spacing"] == [3.0, 1.0, 1.0]
+    assert rows[0]["output_kind"] == "objects" and rows[0]["n_labels"] == "2"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--output", "cells"], "invalid choice"),
+        (["--spacing", "1,x"], "expected numbers"),
+        (["--background-classes", "a"], "expected whole numbers"),
+    ],
+)
+def test_bad_output_options_are_usage_errors(tmp_path, capsys, extra, message):
+    source = tmp_path / "img.png"
+    iio.imwrite(source, noisy_blocks((24, 24))[0])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["segment", str(source), *KMEANS, *extra, "-o", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
