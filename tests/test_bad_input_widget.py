@@ -166,7 +166,7 @@ def test_any_engine_failure_gives_one_notification_and_a_usable_widget(
     def failing_segment(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(_worker, "segment", failing_segment)
+    monkeypatch.setattr(_worker, "run_segmentation", failing_segment)
     configure(widget, "kmeans", n_clusters=2)
     run_to_end(qtbot, widget)
 

@@ -49,7 +49,8 @@ def record(outdir):
 def test_segment_folder_writes_labels_overlays_and_record(tmp_path):
     inputs = make_folder(tmp_path / "in")
     out = tmp_path / "out"
-    assert main(["segment", str(inputs), *KMEANS, "--seed", "3", "--overlay", "-o", str(out)]) == 0
+    args = [*KMEANS, "--output", "classes", "--seed", "3", "--overlay", "-o", str(out)]
+    assert main(["segment", str(inputs), *args]) == 0
 
     shapes = {
         "img0": (24, 24),
@@ -64,7 +65,12 @@ def test_segment_folder_writes_labels_overlays_and_record(tmp_path):
         assert overlay.shape == (24, 24, 3)
     # The command line and the Python API share one path: same labels.
     direct = us.segment(
-        read_image(inputs / "img0.png"), "kmeans", seed=3, n_clusters=3, max_samples=500
+        read_image(inputs / "img0.png"),
+        "kmeans",
+        seed=3,
+        n_clusters=3,
+        max_samples=500,
+        output="classes",
     )
     assert np.array_equal(read_labels(out / "img0_labels.tif"), direct)
 

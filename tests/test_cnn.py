@@ -507,14 +507,16 @@ def square_ids(labels):
             for square in (np.s_[8:24, 8:24], np.s_[40:56, 36:56])]  # fmt: skip
 
 
-def test_cnn_merges_into_regions_on_colour_images_and_keeps_classes_on_others():
-    """merge_threshold="auto": on a colour image the two squares are two regions (two
-    ids); with merge_threshold=0, and by default on a two-channel image, one class."""
-    colour = segment(two_yellow_squares(), "cnn", seed=0)
+def test_cnn_merges_into_regions_when_regions_are_asked_for_and_keeps_classes_otherwise():
+    """merge_threshold="auto": regions (what colour photos get by default) merge graph
+    superpixels, so the two squares are two regions; classes and objects keep one class."""
+    colour = us.segment(two_yellow_squares(), "cnn", seed=0)  # auto: regions on colour
     first, second = square_ids(colour)
     assert first != second
-    classes = segment(two_yellow_squares(), "cnn", seed=0, merge_threshold=0)
+    classes = segment(two_yellow_squares(), "cnn", seed=0)
     assert len(set(square_ids(classes))) == 1
+    unmerged = us.segment(two_yellow_squares(), "cnn", seed=0, output="regions", merge_threshold=0)
+    assert len(set(square_ids(unmerged))) == 2  # connected regions of one class
     two_channels = np.moveaxis(two_yellow_squares(2), -1, 0)
     other = segment(two_channels, "cnn", seed=0, channel_axis=0)
     assert len(set(square_ids(other))) == 1

@@ -126,6 +126,7 @@ def _commands(page: Path) -> list[str]:
     "page", [p for p in PAGES if _commands(p)], ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_unsupseg_commands_parse(page):
+    from napari_unsupseg.bench import parse_method_spec
     from napari_unsupseg.cli import build_parser, parse_params
 
     parser = build_parser()
@@ -137,9 +138,7 @@ def test_unsupseg_commands_parse(page):
         if getattr(args, "param", None):
             parse_params(args.method, args.param)  # names and values are valid
         for spec in getattr(args, "methods", None) or []:
-            name, _, settings = spec.partition(":")
-            items = [s for s in settings.split(",") if s]
-            parse_params(name, items)
+            parse_method_spec(spec)  # names and values are valid (baselines included)
 
 
 def test_every_method_has_a_page_with_its_generated_parameter_table(figures):

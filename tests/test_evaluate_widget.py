@@ -30,7 +30,9 @@ def cells(make_napari_viewer):
     image = viewer.layers["cells (2 channels)"]
     truth = viewer.layers["cells ground truth"]
     truth.scale, truth.translate = SCALE, TRANSLATE
-    labels = napari_unsupseg.segment(image.data, "kmeans", channel_axis=0, n_clusters=3, seed=0)
+    labels = napari_unsupseg.segment(
+        image.data, "kmeans", channel_axis=0, n_clusters=3, seed=0, output="classes"
+    )
     viewer.add_labels(labels, name="kmeans", scale=SCALE, translate=TRANSLATE)
     widget = EvaluateWidget(viewer)
     viewer.window.add_dock_widget(widget, name="evaluate")

@@ -101,6 +101,10 @@ def test_auto_output_is_regions_for_rgb_and_objects_otherwise():
     assert grey.plan.kind == "objects" and grey.labels.min() == 0
     rgb = np.repeat((image[..., None] * 255).clip(0, 255).astype(np.uint8), 3, axis=-1)
     assert run_segmentation(rgb, "kmeans", n_clusters=2).plan.kind == "regions"
+    series = np.stack([image[None]] * 2)  # 4 spatial axes: which one is time is unknown
+    assert run_segmentation(series, "kmeans", n_clusters=2).plan.kind == "regions"
+    with pytest.raises(ValueError, match="objects are made in 2D and 3D"):
+        run_segmentation(series, "kmeans", n_clusters=2, output="objects")
 
 
 def test_uneven_background_is_flattened():
@@ -142,3 +146,12 @@ def test_segment_series_gives_objects_per_image():
     out = us.segment_series(images, "cnn", output="objects", device="cpu")
     truth = touching_blobs((64, 64), radius=8.0)[1]
     assert [lab.max() for lab in out] == [truth.max()] * 2
+
+
+def test_regions_of_a_four_dimensional_image_are_face_connected_pieces():
+    classes = np.ones((2, 3, 4, 5), np.int32)
+    classes[0, :, :, :2] = 2  # one piece of class 2 in the first volume ...
+    classes[1, 1, 1, 3] = 2  # ... another, alone, in the second
+    regions = objects.connected_regions(classes)
+    assert len(np.unique(regions)) == 3
+    assert len(np.unique(regions[0, :, :, :2])) == 1 and regions[1, 1, 1, 3] != regions[0, 0, 0, 0]

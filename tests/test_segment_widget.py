@@ -37,6 +37,7 @@ def blocks(shape=(64, 64), seed=0) -> np.ndarray:
 def viewer_widget(make_napari_viewer):
     viewer = make_napari_viewer()
     widget = SegmentWidget(viewer)
+    widget._output.value = "classes"  # these tests are about the methods' classes
     viewer.window.add_dock_widget(widget, name="segment")
     return viewer, widget
 
@@ -116,7 +117,9 @@ def test_metadata_reproduces_the_result(qtbot, viewer_widget):
     widget._seed.value = 7
     run_to_end(qtbot, widget)
     meta = viewer.layers["img kmeans"].metadata
-    again = us.segment(blocks(), meta["method"], seed=meta["seed"], **meta["params"])
+    again = us.segment(
+        blocks(), meta["method"], seed=meta["seed"], output=meta["output"], **meta["params"]
+    )
     np.testing.assert_array_equal(viewer.layers["img kmeans"].data, again)
 
 

@@ -18,9 +18,14 @@ from . import objects as obj
 OUTPUTS = ("auto", "classes", "regions", "objects")
 
 
-def auto_output(is_rgb: bool) -> str:
+#: objects are 2D or 3D: beyond that (a time series of volumes) nothing says which axis
+#: is time, so objects are not guessed
+MAX_OBJECT_NDIM = 3
+
+
+def auto_output(is_rgb: bool, ndim: int = 2) -> str:
     """Colour photographs want regions; microscopy (grey or channels) wants objects."""
-    return "regions" if is_rgb else "objects"
+    return "regions" if is_rgb or ndim > MAX_OBJECT_NDIM else "objects"
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,13 @@ def plan_output(
     singleton axes included, as napari's scale is)."""
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
-    kind = auto_output(is_rgb) if output == "auto" else output
     ndim = features.ndim - 1
+    kind = auto_output(is_rgb, ndim) if output == "auto" else output
+    if kind == "objects" and ndim > MAX_OBJECT_NDIM:
+        raise ValueError(
+            f"objects are made in 2D and 3D; this image has {ndim} spatial axes. Segment "
+            "each time point (segment_series), or ask for output='classes' or 'regions'"
+        )
     user_ndim = len(spatial_shape) if spatial_shape is not None else ndim
     if spacing is not None:
         spacing = tuple(obj.as_spacing(spacing, user_ndim)[user_ndim - ndim :])

@@ -258,9 +258,16 @@ def number_objects(objects: np.ndarray) -> np.ndarray:
 
 def connected_regions(labels: np.ndarray) -> np.ndarray:
     """Every face-connected piece of every label its own id (regions from classes)."""
+    from scipy import ndimage as ndi
     from skimage.measure import label
 
-    return label(labels, background=-1, connectivity=1).astype(np.int32)
+    if labels.ndim <= 3:
+        return label(labels, background=-1, connectivity=1).astype(np.int32)
+    regions = np.zeros(labels.shape, np.int32)  # scikit-image stops at 3D; scipy does not
+    for value in np.unique(labels):
+        pieces, _ = ndi.label(labels == value)
+        regions[pieces > 0] = pieces[pieces > 0] + regions.max()
+    return regions
 
 
 def flattening_helps(intensity: np.ndarray, radius: float, spacing=None) -> bool:
