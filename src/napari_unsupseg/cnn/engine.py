@@ -124,7 +124,7 @@ def run_cnn(
     """Train the papers' network on ``features`` and return integer labels.
 
     ``refinement="slic"`` with ``weighting="none"`` gives Kanezaki (2018); ``weighting``
-    picks Kim et al. (2020, ``"fixed"``) or seed 003's ``"fsf"``/``"scf"``;
+    picks Kim et al. (2020, ``"fixed"``) or Guermazi, Ksantini & Khan's ``"fsf"``/``"scf"``;
     ``refinement="graph"`` refines targets by Felzenszwalb segments instead, and
     ``refine_output`` also gives every final superpixel (at full resolution) its most
     frequent label, or with ``merge_threshold > 0`` joins the final superpixels into

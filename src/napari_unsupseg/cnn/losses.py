@@ -1,5 +1,6 @@
 """Losses of the self-training CNN: feature similarity, scribbles, spatial continuity,
-and the dynamic continuity weights of seed 003."""
+and the dynamic continuity weights of Guermazi, Ksantini & Khan
+("A Dynamically Weighted Loss Function for Unsupervised Image Segmentation")."""
 
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def continuity_weight(weighting: str, n_labels, fixed: float = 1.0, p: float = 1
     """The weight of the continuity term this iteration.
 
     ``fixed``: Kim et al.'s constant; ``fsf`` (feature similarity focus): q'/p;
-    ``scf`` (spatial continuity focus): p/q' (seed 003), with q' the current number
+    ``scf`` (spatial continuity focus): p/q' (Guermazi, Ksantini & Khan), with q' the current number
     of labels (a tensor, so no host round trip is needed); ``none``: 0.
     """
     if weighting == "fixed":

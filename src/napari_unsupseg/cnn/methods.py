@@ -17,9 +17,9 @@ FIXED = {
     "cnn_superpixel": {"refinement": "slic", "weighting": "none"},
     # Kim et al. (2020): similarity + fixed-weight spatial continuity (+ scribbles)
     "cnn_continuity": {"weighting": "fixed"},
-    # seed 003, feature similarity focus: continuity weight q'/p each iteration
+    # Guermazi, Ksantini & Khan, feature similarity focus: continuity weight q'/p each iteration
     "cnn_fsf": {"weighting": "fsf"},
-    # seed 003, spatial continuity focus: continuity weight p/q' each iteration
+    # Guermazi, Ksantini & Khan, spatial continuity focus: continuity weight p/q' each iteration
     "cnn_scf": {"weighting": "scf"},
     # train as cnn, k-means over the hidden features, classes cleaned by superpixels
     # (never the region merge: the user chose a number of classes)

@@ -244,7 +244,8 @@ METHODS = (
         "with the FSF continuity loss, final labels cleaned by graph superpixels "
         "(joined into regions on colour images).",
         _CNN_PARAMS,
-        "Kim et al. 2020 with seed 003's weighting; settings chosen by measurement",
+        "Kim et al. 2020 with Guermazi, Ksantini & Khan's weighting; "
+        "settings chosen by measurement",
     ),
     _spec(
         "cnn-superpixel",
@@ -269,14 +270,16 @@ METHODS = (
         "cnn_fsf",
         "Kim 2020 with continuity weight q'/p each iteration (feature similarity focus).",
         (*_common(), SIMILARITY, _p(15.0), SCRIBBLES, SCRIBBLE_WEIGHT),
-        "Guermazi, Ksantini & Khan (seed 003), FSF",
+        "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
+        "Unsupervised Image Segmentation', FSF",
     ),
     _spec(
         "cnn-scf",
         "cnn_scf",
         "Kim 2020 with continuity weight p/q' each iteration (spatial continuity focus).",
         (*_common(), SIMILARITY, _p(50.0), SCRIBBLES, SCRIBBLE_WEIGHT),
-        "Guermazi, Ksantini & Khan (seed 003), SCF",
+        "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
+        "Unsupervised Image Segmentation', SCF",
     ),
     _spec(
         "cnn+kmeans",
@@ -304,6 +307,7 @@ METHODS = (
                 max=50_000_000,
             ),
         ),
-        "seed 000 (ensemble named there, defined here)",
+        "Boinpally, Mehta & Shukla, 'Image Segmentation using Unsupervised Learning' "
+        "(ensemble named there, defined here)",
     ),
 )
