@@ -86,7 +86,7 @@ def test_prefix_scan_and_walk_back_match_the_plain_recurrence():
     assert walk_back(take).nonzero()[0].tolist() == [0, 2, 5, 7]  # 7, 5, (4 skipped) 3, 2, 0
 
 
-def test_stripes_shifted_by_one_are_matched_in_under_a_second():
+def test_stripes_shifted_by_one_are_matched_in_seconds():
     """400,000 pixels of 2-pixel stripes against the same stripes shifted by one: a
     path through 400,001 segments. Best total IoU: both end pairs (1/2 each) and every
     other segment with IoU 1/3, one prediction left out in the middle."""
@@ -100,4 +100,6 @@ def test_stripes_shifted_by_one_are_matched_in_under_a_second():
         seconds.append(time.perf_counter() - start)
     assert got["miou_hungarian"] == pytest.approx((1 + 199_998 / 3) / 200_000)
     assert got["tp@0.5"] == 1  # the last pair, 1/2: the first is background
-    assert min(seconds) < 1.0
+    # under a second on an idle 2-core machine (docs/evaluation.md); the bound is loose
+    # so that a busy CI machine passes, and still fails a quadratic assignment
+    assert min(seconds) < 10.0
