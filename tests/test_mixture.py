@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_unsupseg.mixture import COVARIANCE_TYPES, fit_mixture
+from napari_unsupseg.mixture import COVARIANCE_TYPES, distinct_rows, fit_mixture
 
 N_COMPONENTS = 4
 
@@ -45,6 +45,7 @@ def test_matches_scikit_learn_from_the_same_start(covariance_type):
     ).fit(points.astype(np.float64))
 
     assert ours.converged and theirs.converged_
+    assert ours.log_likelihood == pytest.approx(theirs.lower_bound_, abs=1e-4)
     np.testing.assert_allclose(ours.weights, theirs.weights_, atol=1e-5)
     np.testing.assert_allclose(ours.means, theirs.means_, atol=1e-5)
     expected = _as_full(theirs.covariances_, covariance_type)
@@ -100,3 +101,40 @@ def test_unknown_covariance_type_is_refused():
     points, truth = _blobs()
     with pytest.raises(ValueError, match="covariance_type"):
         fit_mixture(points.T, truth, N_COMPONENTS, "banana")
+
+
+def _nearest_corner(points):
+    """A fixed partition for a start: the nearest of four corners of the colour cube."""
+    corners = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    return ((points[:, None, :] - corners) ** 2).sum(axis=2).argmin(axis=1)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+def test_distinct_rows_weighted_by_counts_fit_as_every_row(covariance_type):
+    points, _ = _blobs()
+    repeated = np.concatenate([points, points[:5000], points[:100]])  # some rows 2 or 3 times
+    rows, counts = distinct_rows(repeated)
+    assert rows.shape == points.shape and counts.sum() == repeated.shape[0]
+    assert sorted(np.bincount(counts)[1:]) == [100, 4900, 7000]
+
+    every = fit_mixture(repeated.T, _nearest_corner(repeated), N_COMPONENTS, covariance_type)
+    weighted = fit_mixture(
+        rows.T, _nearest_corner(rows), N_COMPONENTS, covariance_type, weights=counts
+    )
+    assert weighted.n_iter == every.n_iter
+    np.testing.assert_allclose(weighted.weights, every.weights, atol=1e-6)
+    np.testing.assert_allclose(weighted.means, every.means, atol=1e-6)
+    np.testing.assert_allclose(weighted.covariances, every.covariances, rtol=1e-4, atol=1e-8)
+
+
+def test_distinct_rows_of_many_columns():
+    """Twelve columns of 1000 values each overflow a combined int64 key: the keys are
+    renumbered on the way, and the rows and counts stay exact."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 1000, (500, 12)).astype(np.float32)
+    points = base[rng.integers(0, 500, 5000)]
+    rows, counts = distinct_rows(points)
+    expected, expected_counts = np.unique(points, axis=0, return_counts=True)
+    order = np.lexsort(rows.T[::-1])  # np.unique's order: lexicographic by row
+    np.testing.assert_array_equal(rows[order], expected)
+    np.testing.assert_array_equal(counts[order], expected_counts)

@@ -18,6 +18,9 @@ _PREDICT_CHUNK = 1 << 20
 #: (scikit-learn's rule), or after EM_MAX_ITER iterations.
 EM_MAX_ITER = 100
 EM_TOL = 1e-3
+EM_N_INIT = 1
+REG_COVAR = 1e-5
+START_N_INIT = 1
 
 SPATIAL_WEIGHT = Param(
     "spatial_weight",
@@ -78,7 +81,9 @@ def fit_kmeans(points: np.ndarray, n_clusters: int, seed: int, max_samples: int)
     return model.fit(sample)
 
 
-def fit_gmm(sample: np.ndarray, n_components: int, covariance_type: str, seed: int):
+def fit_gmm(
+    sample: np.ndarray, n_components: int, covariance_type: str, reg_covar: float, seed: int
+):
     """EM on ``sample`` (pixels, features), started as scikit-learn's GaussianMixture
     starts: from the partition of one seeded k-means run. Both fit the distinct rows
     weighted by their counts, which is the same fit, on fewer points.
@@ -96,6 +101,7 @@ def fit_gmm(sample: np.ndarray, n_components: int, covariance_type: str, seed: i
         n_components,
         covariance_type,
         weights=counts,
+        reg_covar=reg_covar,
         max_iter=EM_MAX_ITER,
         tol=EM_TOL,
     )
@@ -127,12 +133,14 @@ def gmm(
     reporter: Reporter,
     n_components,
     covariance_type,
+    reg_covar,
     spatial_weight,
     max_samples,
 ):
     points = pixel_features(features, spatial_weight)
     reporter.update(0, 2, stage="fitting GMM")
-    mixture, _, _ = fit_gmm(_sample(points, max_samples, seed), n_components, covariance_type, seed)
+    sample = _sample(points, max_samples, seed)
+    mixture, _, _ = fit_gmm(sample, n_components, covariance_type, reg_covar, seed)
     reporter.update(1, 2, stage="assigning pixels")
     labels = np.empty(points.shape[0], dtype=np.int32)
     for start, stop, chunk in _feature_major_chunks(points):
@@ -150,6 +158,7 @@ def gmm_kmeans(
     n_components,
     n_clusters,
     covariance_type,
+    reg_covar,
     spatial_weight,
     max_samples,
 ):
@@ -162,7 +171,7 @@ def gmm_kmeans(
     points = pixel_features(features, spatial_weight)
     reporter.update(0, 3, stage="fitting GMM")
     sample = _sample(points, max_samples, seed)
-    mixture, distinct, counts = fit_gmm(sample, n_components, covariance_type, seed)
+    mixture, distinct, counts = fit_gmm(sample, n_components, covariance_type, reg_covar, seed)
     reporter.update(1, 3, stage="fitting k-means on posteriors")
     posteriors = mixture.predict_proba(np.ascontiguousarray(distinct.T)).T
     # posteriors of far-away colours are exactly one-hot in float32: many rows are equal
@@ -193,6 +202,18 @@ def felzenszwalb(features, *, seed, device, reporter: Reporter, scale, sigma, mi
     return ids[0]
 
 
+def _reg_covar(default: float) -> Param:
+    return Param(
+        "reg_covar",
+        default,
+        "float",
+        "Added to every variance (features are scaled to 0..1): how tight a component may "
+        "be; larger gives fewer speckled regions.",
+        min=1e-8,
+        max=1.0,
+    )
+
+
 _COVARIANCE = Param(
     "covariance_type",
     "full",
@@ -221,6 +242,7 @@ METHODS = (
         params=(
             Param("n_components", 5, "int", "Number of Gaussian components.", min=1, max=256),
             _COVARIANCE,
+            _reg_covar(3e-4),
             SPATIAL_WEIGHT,
             MAX_SAMPLES,
         ),
@@ -256,6 +278,7 @@ METHODS = (
                 "n_clusters", 5, "int", "Clusters k-means makes of the posteriors.", min=1, max=256
             ),
             _COVARIANCE,
+            _reg_covar(1e-3),
             SPATIAL_WEIGHT,
             MAX_SAMPLES,
         ),

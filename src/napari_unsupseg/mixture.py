@@ -35,6 +35,7 @@ class Mixture:
     precision_cholesky: np.ndarray  # (K, d, d) float64
     n_iter: int
     converged: bool
+    log_likelihood: float = -np.inf  # mean per point, at the last E-step
 
     @property
     def n_components(self) -> int:
@@ -187,4 +188,4 @@ def fit_mixture(
         parameters = _m_step(columns, resp, covariance_type, reg_covar)
         converged = abs(log_likelihood - previous) < tol
         previous = log_likelihood
-    return Mixture(*parameters, _precision_cholesky(parameters[2]), n_iter, converged)
+    return Mixture(*parameters, _precision_cholesky(parameters[2]), n_iter, converged, previous)
