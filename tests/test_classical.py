@@ -147,3 +147,33 @@ def test_mixture_memory_estimate_holds_on_a_megapixel_image():
         peak = int(peaks[method])
         assert peak > 20 * 2**20  # the measurement saw the labels and renumbering
         assert peak <= estimate <= 4 * peak, (method, peak, estimate)
+
+
+def test_gmm_reaches_scikit_learns_mixture_on_an_image():
+    """The gmm method's fit (distinct colours weighted by counts, float32 EM) against
+    scikit-learn's GaussianMixture on every pixel, same seed and reg_covar."""
+    from sklearn.mixture import GaussianMixture
+
+    from napari_unsupseg.classical import fit_gmm
+
+    image, _ = noisy_blocks(shape=(48, 48), seed=2)
+    pixels = (image.reshape(-1, 3) / 255).astype(np.float32)
+    ours, _, _ = fit_gmm(pixels, 4, "full", 3e-4, seed=0)
+    theirs = GaussianMixture(4, reg_covar=3e-4, random_state=0).fit(pixels.astype(np.float64))
+    order = np.lexsort(ours.means.T[::-1]), np.lexsort(theirs.means_.T[::-1])
+    np.testing.assert_allclose(ours.means[order[0]], theirs.means_[order[1]], atol=1e-4)
+    np.testing.assert_allclose(ours.weights[order[0]], theirs.weights_[order[1]], atol=1e-4)
+    ours_labels = ours.predict(pixels.T)
+    pairs = set(zip(ours_labels.tolist(), theirs.predict(pixels).tolist(), strict=True))
+    assert len(pairs) == 4  # the same partition of the pixels, up to the numbering
+
+
+@pytest.mark.parametrize("method", ["gmm", "gmm+kmeans"])
+def test_mixture_with_more_components_than_colours(method):
+    """Three flat colours and more components than that: one label per colour."""
+    truth = np.repeat(np.arange(3), 16 * 48).reshape(48, 48)
+    image = np.array([[10, 20, 30], [200, 30, 40], [60, 220, 90]], np.uint8)[truth]
+    params = {"n_components": 8} | ({"n_clusters": 5} if method == "gmm+kmeans" else {})
+    labels = us.segment(image, method, **params)
+    assert best_match_miou(labels, truth + 1) == 1.0
+    assert labels.max() == 3

@@ -18,9 +18,6 @@ _PREDICT_CHUNK = 1 << 20
 #: (scikit-learn's rule), or after EM_MAX_ITER iterations.
 EM_MAX_ITER = 100
 EM_TOL = 1e-3
-EM_N_INIT = 1
-REG_COVAR = 1e-5
-START_N_INIT = 1
 
 SPATIAL_WEIGHT = Param(
     "spatial_weight",
