@@ -88,3 +88,98 @@ def test_sixteen_bit_two_channel_matches_eight_bit():
     s8 = best_match_miou(segment(eight_bit, "kmeans", channel_axis=0, n_clusters=3), truth)
     assert s16 >= 0.8
     assert abs(s16 - s8) < 0.05
+
+
+@pytest.mark.parametrize("method", ["gmm", "gmm+kmeans"])
+def test_mixture_labels_do_not_depend_on_the_chunk_size(method, monkeypatch):
+    from napari_unsupseg import classical
+
+    image, _ = noisy_blocks(shape=(40, 40))
+    whole = us.segment(image, method, **CLASSICAL[method])
+    monkeypatch.setattr(classical, "CHUNK_PIXELS", 333)  # 1600 pixels in 5 uneven chunks
+    np.testing.assert_array_equal(us.segment(image, method, **CLASSICAL[method]), whole)
+
+
+def test_gmm_fits_a_sample_of_a_big_image_and_labels_every_pixel():
+    image, truth = noisy_blocks(shape=(256, 256))
+    labels = us.segment(image, "gmm", n_components=4, max_samples=2000)
+    assert best_match_miou(labels, truth) >= 0.9
+
+
+_PEAK_SCRIPT = """
+import sys
+import numpy as np
+import napari_unsupseg as us
+from napari_unsupseg.bench import PeakRSS
+from synthetic import noisy_blocks
+
+image, _ = noisy_blocks(shape=(1024, 1024))
+for method in sys.argv[1:]:
+    us.segment(image[:64, :64], method)  # imports and first-call buffers
+    rss = PeakRSS()
+    rss.start()
+    us.segment(image, method)
+    print(method, rss.peak_bytes())
+"""
+
+
+def test_mixture_memory_estimate_holds_on_a_megapixel_image():
+    """The estimate that segment() checks before a run, against the resident memory
+    the run really adds (measured in a fresh process: Linux's VmHWM, reset first)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from napari_unsupseg._registry import get_method
+
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("needs Linux's resettable peak resident memory")
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    methods = ["gmm", "gmm+kmeans"]
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT, *methods],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    peaks = dict(line.split() for line in out.splitlines())
+    for method in methods:
+        spec = get_method(method)
+        estimate = spec.estimate_memory((1024, 1024), 3, spec.resolve({}), "cpu")
+        peak = int(peaks[method])
+        assert peak > 20 * 2**20  # the measurement saw the labels and renumbering
+        assert peak <= estimate <= 4 * peak, (method, peak, estimate)
+
+
+def test_gmm_reaches_scikit_learns_mixture_on_an_image():
+    """The gmm method's fit (distinct colours weighted by counts, float32 EM) against
+    scikit-learn's GaussianMixture on every pixel, same seed and reg_covar."""
+    from sklearn.mixture import GaussianMixture
+
+    from napari_unsupseg.classical import fit_gmm
+
+    image, _ = noisy_blocks(shape=(48, 48), seed=2)
+    pixels = (image.reshape(-1, 3) / 255).astype(np.float32)
+    ours, _, _ = fit_gmm(pixels, 4, "full", 3e-4, seed=0)
+    theirs = GaussianMixture(4, reg_covar=3e-4, random_state=0).fit(pixels.astype(np.float64))
+    order = np.lexsort(ours.means.T[::-1]), np.lexsort(theirs.means_.T[::-1])
+    np.testing.assert_allclose(ours.means[order[0]], theirs.means_[order[1]], atol=1e-4)
+    np.testing.assert_allclose(ours.weights[order[0]], theirs.weights_[order[1]], atol=1e-4)
+    ours_labels = ours.predict(pixels.T)
+    pairs = set(zip(ours_labels.tolist(), theirs.predict(pixels).tolist(), strict=True))
+    assert len(pairs) == 4  # the same partition of the pixels, up to the numbering
+
+
+@pytest.mark.parametrize("method", ["gmm", "gmm+kmeans"])
+def test_mixture_with_more_components_than_colours(method):
+    """Three flat colours and more components than that: one label per colour."""
+    truth = np.repeat(np.arange(3), 16 * 48).reshape(48, 48)
+    image = np.array([[10, 20, 30], [200, 30, 40], [60, 220, 90]], np.uint8)[truth]
+    params = {"n_components": 8} | ({"n_clusters": 5} if method == "gmm+kmeans" else {})
+    labels = us.segment(image, method, **params)
+    assert best_match_miou(labels, truth + 1) == 1.0
+    assert labels.max() == 3

@@ -11,8 +11,13 @@ import numpy as np
 
 from ._progress import Reporter
 from ._registry import MethodSpec, Param
+from .mixture import CHUNK_PIXELS, distinct_rows, fit_mixture
 
 _PREDICT_CHUNK = 1 << 20
+#: EM stops when the mean log-likelihood per pixel changes by less than EM_TOL
+#: (scikit-learn's rule), or after EM_MAX_ITER iterations.
+EM_MAX_ITER = 100
+EM_TOL = 1e-3
 
 SPATIAL_WEIGHT = Param(
     "spatial_weight",
@@ -73,18 +78,38 @@ def fit_kmeans(points: np.ndarray, n_clusters: int, seed: int, max_samples: int)
     return model.fit(sample)
 
 
-def fit_gmm(points: np.ndarray, n_components: int, covariance_type: str, seed: int, max_samples):
-    from sklearn.mixture import GaussianMixture
+def fit_gmm(
+    sample: np.ndarray, n_components: int, covariance_type: str, reg_covar: float, seed: int
+):
+    """EM on ``sample`` (pixels, features), started as scikit-learn's GaussianMixture
+    starts: from the partition of one seeded k-means run. Both fit the distinct rows
+    weighted by their counts, which is the same fit, on fewer points.
 
-    sample = _sample(points, max_samples, seed)
-    model = GaussianMixture(
-        n_components=_n_clusters(n_components, sample),
-        covariance_type=covariance_type,
-        random_state=seed,
-        reg_covar=1e-5,
-        max_iter=200,
+    Returns the mixture, the distinct rows and their counts."""
+    from sklearn.cluster import KMeans
+
+    distinct, counts = distinct_rows(sample)
+    n_components = max(1, min(n_components, distinct.shape[0]))
+    kmeans = KMeans(n_clusters=n_components, n_init=1, random_state=seed)
+    start = kmeans.fit(distinct, sample_weight=counts).labels_
+    mixture = fit_mixture(
+        distinct.T,
+        start,
+        n_components,
+        covariance_type,
+        weights=counts,
+        reg_covar=reg_covar,
+        max_iter=EM_MAX_ITER,
+        tol=EM_TOL,
     )
-    return model.fit(sample)
+    return mixture, distinct, counts
+
+
+def _feature_major_chunks(points: np.ndarray):
+    """(start, stop, chunk as contiguous (features, pixels)) over all of ``points``."""
+    for start in range(0, points.shape[0], CHUNK_PIXELS):
+        stop = min(start + CHUNK_PIXELS, points.shape[0])
+        yield start, stop, np.ascontiguousarray(points[start:stop].T)
 
 
 def kmeans(features, *, seed, device, reporter: Reporter, n_clusters, spatial_weight, max_samples):
@@ -105,15 +130,19 @@ def gmm(
     reporter: Reporter,
     n_components,
     covariance_type,
+    reg_covar,
     spatial_weight,
     max_samples,
 ):
-    points = pixel_features(features, spatial_weight).astype(np.float64)
+    points = pixel_features(features, spatial_weight)
     reporter.update(0, 2, stage="fitting GMM")
-    model = fit_gmm(points, n_components, covariance_type, seed, max_samples)
+    sample = _sample(points, max_samples, seed)
+    mixture, _, _ = fit_gmm(sample, n_components, covariance_type, reg_covar, seed)
     reporter.update(1, 2, stage="assigning pixels")
-    labels = _predict_chunked(model, points)
-    reporter.update(2, 2, n_labels=int(model.n_components), stage="done")
+    labels = np.empty(points.shape[0], dtype=np.int32)
+    for start, stop, chunk in _feature_major_chunks(points):
+        labels[start:stop] = mixture.predict(chunk)
+    reporter.update(2, 2, n_labels=mixture.n_components, stage="done")
     return labels.reshape(features.shape[:-1])
 
 
@@ -126,22 +155,30 @@ def gmm_kmeans(
     n_components,
     n_clusters,
     covariance_type,
+    reg_covar,
     spatial_weight,
     max_samples,
 ):
     """k-means over GMM posteriors: merges mixture components that explain the same
-    pixels, so a GMM with many components yields fewer, softer-bounded regions."""
-    points = pixel_features(features, spatial_weight).astype(np.float64)
+    pixels, so a GMM with many components yields fewer, softer-bounded regions. Both
+    are fitted on the same seeded sample; every pixel's posteriors are then computed
+    chunk by chunk and given the nearest k-means centre, never held all at once."""
+    from sklearn.cluster import KMeans
+
+    points = pixel_features(features, spatial_weight)
     reporter.update(0, 3, stage="fitting GMM")
-    mixture = fit_gmm(points, n_components, covariance_type, seed, max_samples)
+    sample = _sample(points, max_samples, seed)
+    mixture, distinct, counts = fit_gmm(sample, n_components, covariance_type, reg_covar, seed)
     reporter.update(1, 3, stage="fitting k-means on posteriors")
-    posteriors = np.empty((points.shape[0], mixture.n_components), dtype=np.float32)
-    for start in range(0, points.shape[0], _PREDICT_CHUNK):
-        chunk = points[start : start + _PREDICT_CHUNK]
-        posteriors[start : start + _PREDICT_CHUNK] = mixture.predict_proba(chunk)
-    model = fit_kmeans(posteriors, n_clusters, seed, max_samples)
+    posteriors = mixture.predict_proba(np.ascontiguousarray(distinct.T)).T
+    # posteriors of far-away colours are exactly one-hot in float32: many rows are equal
+    posteriors, merged = distinct_rows(posteriors, counts)
+    model = KMeans(n_clusters=min(n_clusters, posteriors.shape[0]), n_init=3, random_state=seed)
+    model.fit(posteriors, sample_weight=merged)
     reporter.update(2, 3, stage="assigning pixels")
-    labels = _predict_chunked(model, posteriors)
+    labels = np.empty(points.shape[0], dtype=np.int32)
+    for start, stop, chunk in _feature_major_chunks(points):
+        labels[start:stop] = model.predict(mixture.predict_proba(chunk).T)
     reporter.update(3, 3, n_labels=int(model.n_clusters), stage="done")
     return labels.reshape(features.shape[:-1])
 
@@ -160,6 +197,18 @@ def felzenszwalb(features, *, seed, device, reporter: Reporter, scale, sigma, mi
     n_planes = int(np.prod(features.shape[:-3], dtype=int))
     reporter.update(n_planes, n_planes, n_labels=n_ids, stage="done")
     return ids[0]
+
+
+def _reg_covar(default: float) -> Param:
+    return Param(
+        "reg_covar",
+        default,
+        "float",
+        "Added to every variance (features are scaled to 0..1): how tight a component may "
+        "be; larger gives fewer speckled regions.",
+        min=1e-8,
+        max=1.0,
+    )
 
 
 _COVARIANCE = Param(
@@ -190,10 +239,11 @@ METHODS = (
         params=(
             Param("n_components", 5, "int", "Number of Gaussian components.", min=1, max=256),
             _COVARIANCE,
+            _reg_covar(3e-4),
             SPATIAL_WEIGHT,
             MAX_SAMPLES,
         ),
-        paper="scikit-learn GaussianMixture",
+        paper="Dempster, Laird & Rubin, JRSS B 1977 (EM), as scikit-learn's GaussianMixture",
         spatial_ndims=(2, 3, 4),
     ),
     MethodSpec(
@@ -225,10 +275,14 @@ METHODS = (
                 "n_clusters", 5, "int", "Clusters k-means makes of the posteriors.", min=1, max=256
             ),
             _COVARIANCE,
+            _reg_covar(1e-3),
             SPATIAL_WEIGHT,
             MAX_SAMPLES,
         ),
-        paper="seed 000 (ensemble named there, defined here)",
+        paper=(
+            "Boinpally, Mehta & Shukla, 'Image Segmentation using Unsupervised Learning' "
+            "(ensemble named there, defined here)"
+        ),
         spatial_ndims=(2, 3, 4),
     ),
 )
