@@ -124,8 +124,10 @@ def test_bad_input_is_refused_clearly(image, labels, error, message):
         us.measure(image, labels)
 
 
-def test_no_label_gives_an_empty_table():
+def test_no_label_gives_an_empty_table_and_no_image_no_intensities():
     assert us.measure(np.ones((4, 4)), np.zeros((4, 4), int)) == []
+    rows = us.measure(None, known_labels())
+    assert list(rows[0])[:4] == ["label", "pixels", "area", "pieces"]
 
 
 def test_principal_components_order_labels_by_their_features(rng):

@@ -109,11 +109,15 @@ def measure(image, labels, spacing=None, channel_axis=None) -> list[dict]:
     """The measurement table of ``labels`` over ``image``: one dict per label, id order.
 
     ``image`` has the labels' shape, plus one channel axis (``channel_axis``, found from
-    the shapes when None). ``spacing`` gives the pixel size per spatial axis (the
-    napari layer's scale), for ``area``/``volume``. Neither array is modified.
+    the shapes when None); with ``image=None`` the table has no intensity columns.
+    ``spacing`` gives the pixel size per spatial axis (the napari layer's scale), for
+    ``area``/``volume``. Neither array is modified.
     """
     labels = check_labels(labels)
-    values = channel_last(image, labels.shape, channel_axis)
+    if image is None:
+        values = np.empty((*labels.shape, 0))
+    else:
+        values = channel_last(image, labels.shape, channel_axis)
     spacing = as_spacing(spacing, labels.ndim)
     compact, ids = compact_labels(labels)
     flat = compact.ravel()
