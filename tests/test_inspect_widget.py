@@ -237,3 +237,48 @@ def test_a_picked_image_of_another_shape_is_refused(make_napari_viewer, rng, err
     assert not any(
         isinstance(layer, Labels) and layer.name.endswith("edited") for layer in viewer.layers
     )
+
+
+def test_a_lasso_drawn_with_the_mouse_selects_the_labels_inside(inspected):
+    from matplotlib.backend_bases import MouseEvent
+
+    _, widget, _, _, _ = inspected
+    widget._x.value, widget._y.value = "pixels", "mean_ch1"
+    scatter = widget.scatter
+    canvas, axes = scatter.canvas, scatter.axes
+    canvas.draw()
+    points = scatter.points
+    assert points[2][1] < min(points[4][1], points[9][1])  # channel 1 grows with the id
+    (x_low, x_high), (_, y_high) = axes.get_xlim(), axes.get_ylim()
+    margin = (x_high - x_low) / 100
+    cut = (points[2][1] + min(points[4][1], points[9][1])) / 2
+    corners = [(x_low + margin, cut), (x_high - margin, cut), (x_high - margin, y_high - 1e-3)]
+    corners.append((x_low + margin, y_high - 1e-3))  # a loop around 4 and 9, not 2
+    pixels = [axes.transData.transform(corner) for corner in corners]
+    MouseEvent("button_press_event", canvas, *pixels[0], button=1)._process()
+    for px, py in [*pixels[1:], pixels[0]]:
+        MouseEvent("motion_notify_event", canvas, px, py, button=1)._process()
+    MouseEvent("button_release_event", canvas, *pixels[0], button=1)._process()
+    assert widget.table.selected_labels() == [4, 9]
+
+
+def test_labels_of_a_run_find_their_image_and_channels(make_napari_viewer):
+    import napari_unsupseg as us
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-unsupseg", "cells")
+    image = viewer.layers["cells (2 channels)"]
+    classes = us.segment(image.data, "kmeans", channel_axis=0, n_clusters=3, output="classes")
+    record = {"created_by": "napari-unsupseg", "source_layer": image.name, "channel_axis": 0}
+    viewer.add_labels(classes, name="cells kmeans", metadata=record)
+    widget = InspectWidget(viewer)
+    assert widget._labels.value is viewer.layers["cells kmeans"]
+    assert widget._image_box.value is image
+    widget.measure()
+    rows = widget.rows
+    assert [row["label"] for row in rows] == [1, 2, 3]
+    assert sum(row["pixels"] for row in rows) == classes.size
+    for row in rows:
+        mask = classes == row["label"]
+        assert row["mean_ch1"] == pytest.approx(image.data[1][mask].mean())
+    assert max(row["pieces"] for row in rows) > 1  # classes lie in many places

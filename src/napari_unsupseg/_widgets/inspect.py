@@ -108,10 +108,12 @@ class InspectWidget(Container):
         self._export_csv.changed.connect(lambda *_: self._ask_path("csv"))
         self._export_tiff.changed.connect(lambda *_: self._ask_path("tif"))
         self.table.labels_selected.connect(self._on_rows_selected)
-        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+        layers = napari_viewer.layers
+        layers.events.inserted.connect(self._on_inserted)
+        for event in (layers.events.removed, layers.events.renamed):
             event.connect(self._refresh_choices)
-        self._pick_image_of(self._labels.value)
         self._labels.changed.connect(self._pick_image_of)
+        self._pick_labels()
 
     # ---------------------------------------------------------------- public API
     @property
@@ -211,6 +213,23 @@ class InspectWidget(Container):
     def _refresh_choices(self, *_):
         self._labels.reset_choices()
         self._image_box.reset_choices()
+
+    def _pick_labels(self) -> None:
+        """The active Labels layer, else the newest one not made by this widget."""
+        labels = [layer for _, layer in self._labels_choices()]
+        active = self._viewer.layers.selection.active
+        users = [layer for layer in labels if not is_inspect_output(layer)]
+        pick = active if active in labels else (users or labels or [None])[-1]
+        if pick is not None:
+            self._labels.value = pick
+            self._pick_image_of(pick)
+
+    def _on_inserted(self, event) -> None:
+        """A new Labels layer (not an edited copy) becomes the pick."""
+        self._refresh_choices()
+        layer = event.value
+        if isinstance(layer, Labels) and not is_inspect_output(layer):
+            self._labels.value = layer
 
     def _pick_image_of(self, labels, *_):
         """The image the labels were made from (named in the run record), else the
