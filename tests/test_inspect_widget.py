@@ -129,9 +129,14 @@ def test_scatter_axes_are_table_columns_or_principal_components(inspected):
         "PC 1 of pixel features",
         "PC 2 of pixel features",
     )
+    widget.select_labels([9])  # the layer now draws the others transparent
     widget._x.value, widget._y.value = "pixels", "mean_ch1"
     rows = {row["label"]: row for row in widget.rows}
     assert widget.scatter.points == {i: (r["pixels"], r["mean_ch1"]) for i, r in rows.items()}
+    target = widget.target
+    target.show_selected_label = False
+    expected = [target.get_color(i) for i in widget.scatter.points]
+    assert np.allclose(widget.scatter.colours, expected) and widget.scatter.colours[:, 3].min() == 1
 
 
 def expected_after(edit, labels):

@@ -32,6 +32,7 @@ class FeatureScatter:
         self._ids = np.zeros(0, dtype=np.int64)
         self._points = np.zeros((0, 2))
         self._ring = None
+        self.colours = np.zeros((0, 4))
         self._lasso = LassoSelector(self.axes, self.select_in_polygon)
 
     @property
@@ -45,10 +46,11 @@ class FeatureScatter:
         """Plot one point per label id at (x, y) in its RGBA colour."""
         self._ids = np.asarray(ids, dtype=np.int64)
         self._points = np.column_stack([xs, ys]).astype(float) if len(ids) else np.zeros((0, 2))
+        self.colours = np.asarray(colours, dtype=float).reshape(-1, 4)
         axes = self.axes
         axes.clear()
         if len(ids):
-            axes.scatter(xs, ys, c=np.asarray(colours)[:, :3], s=28, edgecolors="none")
+            axes.scatter(xs, ys, c=self.colours[:, :3], s=28, edgecolors="none")
         self._ring = axes.scatter([], [], s=90, facecolors="none", edgecolors="black")
         axes.set_xlabel(x_name)
         axes.set_ylabel(y_name)

@@ -21,6 +21,7 @@ from .. import label_edits
 from ..measurements import measure, pixel_feature_pcs, write_labels_with_table, write_table
 from ._label_table import LabelTable
 from ._scatter import PC1, PC2, FeatureScatter, axis_choices, default_axes
+from .evaluate import _camera
 
 CREATED_BY = "napari-unsupseg"
 NO_IMAGE = "(none: no intensities)"
@@ -308,7 +309,7 @@ class InspectWidget(Container):
         ids = [row["label"] for row in self._rows]
         x_name, y_name = self._x.value, self._y.value
         xs, ys = self._column(x_name), self._column(y_name)
-        colours = [self._target.get_color(i) for i in ids]
+        colours = label_colours(self._target, ids)
         self.scatter.draw(ids, xs, ys, colours, x_name, y_name, self.table.selected_labels())
 
     def _column(self, name: str) -> list[float]:
@@ -349,6 +350,8 @@ class InspectWidget(Container):
         for axis, value in enumerate(world):
             if axis + offset not in dims.displayed:
                 dims.set_point(axis + offset, value)
+        displayed = [axis - offset for axis in dims.displayed if axis >= offset]
+        _camera(self._viewer).center = tuple(world[displayed])
 
     def _on_viewer_label(self, *_) -> None:
         """The label picked in the viewer (picker tool, click) selects its row."""
@@ -410,6 +413,14 @@ class InspectWidget(Container):
             return
         names = [Path(p).name for p in np.atleast_1d(written)]
         show_info(f"Saved {', '.join(names)}")
+
+
+def label_colours(layer: Labels, ids) -> np.ndarray:
+    """RGBA of each label as the layer draws it when nothing is singled out (with
+    'show selected label' on, the layer's own colours of the others are transparent)."""
+    colormap = layer.colormap
+    copy = getattr(colormap, "model_copy", None) or colormap.copy
+    return np.asarray(copy(update={"use_selection": False}).map(np.asarray(ids)))
 
 
 def _describe(record: dict) -> str:
