@@ -287,3 +287,39 @@ def test_labels_of_a_run_find_their_image_and_channels(make_napari_viewer):
         mask = classes == row["label"]
         assert row["mean_ch1"] == pytest.approx(image.data[1][mask].mean())
     assert max(row["pieces"] for row in rows) > 1  # classes lie in many places
+
+
+def test_a_stack_without_image_moves_the_sliders_to_the_selected_label(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    labels = np.zeros((6, 20, 20), dtype=np.int32)
+    labels[4, 5:9, 5:9] = 3
+    labels[1:3, 12:18, 12:18] = 8
+    viewer.add_labels(labels, name="stack", scale=(2.0, 0.5, 0.5))
+    widget = InspectWidget(viewer)
+    assert widget._image_box.value is None
+    widget.measure()
+    rows = {row["label"]: row for row in widget.rows}
+    assert rows[3]["volume"] == pytest.approx(16 * 0.5) and "mean" not in rows[3]
+    assert rows[8]["bbox_min_z"] == 1 and rows[8]["bbox_max_z"] == 3
+    assert (widget._x.value, widget._y.value) == ("volume", "pieces")
+    widget.select_labels([3])
+    assert viewer.dims.point[0] == pytest.approx(4 * 2.0)
+    target = widget.target
+    target.paint((4, 6, 6), 8, refresh=True)  # painting by hand: the table follows
+    painted = int((np.asarray(target.data) == 8).sum())
+    assert painted > rows[8]["pixels"]
+    qtbot.waitUntil(lambda: {r["label"]: r["pixels"] for r in widget.rows}[8] == painted)
+    assert target.metadata["edits"] == []
+
+
+def test_closing_the_dock_lets_go_of_the_edited_layer(inspected, qtbot):
+    viewer, widget, _, _, _ = inspected
+    target = widget.target
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    viewer.window.remove_dock_widget("all")
+    widget.native.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    qtbot.waitUntil(lambda: widget._on_click not in target.mouse_drag_callbacks)
+    target.selected_label = 9  # no callback into the deleted dock
+    viewer.add_labels(np.zeros((4, 4), dtype=np.int32), name="later")

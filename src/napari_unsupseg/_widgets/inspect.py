@@ -114,6 +114,7 @@ class InspectWidget(Container):
         for event in (layers.events.removed, layers.events.renamed):
             event.connect(self._refresh_choices)
         self._labels.changed.connect(self._pick_image_of)
+        self.native.destroyed.connect(self._on_destroyed)
         self._pick_labels()
 
     # ---------------------------------------------------------------- public API
@@ -271,16 +272,31 @@ class InspectWidget(Container):
             **place,
         )
 
-    def _use_target(self, layer: Labels) -> None:
+    def _use_target(self, layer: Labels | None) -> None:
         if self._target is layer:
             return
         if self._target is not None:
             self._target.events.selected_label.disconnect(self._on_viewer_label)
+            self._target.events.paint.disconnect(self._on_paint)
             if self._on_click in self._target.mouse_drag_callbacks:
                 self._target.mouse_drag_callbacks.remove(self._on_click)
         self._target, self._history = layer, []
+        if layer is None:
+            return
         layer.events.selected_label.connect(self._on_viewer_label)
+        layer.events.paint.connect(self._on_paint)
         layer.mouse_drag_callbacks.append(self._on_click)
+
+    def _on_paint(self, *_) -> None:
+        """Painting by hand changes the labels: measure them again (not an edit record),
+        once the stroke is written (napari tells of it just before)."""
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, self._refresh_if_shown)
+
+    def _refresh_if_shown(self) -> None:
+        if self._target is not None and self._target in self._viewer.layers:
+            self._refresh()
 
     # ------------------------------------------------------------------- table
     def _refresh(self, rows=None) -> None:
@@ -293,12 +309,13 @@ class InspectWidget(Container):
         columns = list(rows[0]) if rows else []
         choices = axis_choices(columns, with_pcs=self._image is not None)
         x, y = self._x.value, self._y.value
-        self._x.choices = self._y.choices = choices
         if choices != self._axis_choices:  # a new kind of table: the default axes
             n_channels = sum(1 for c in columns if c.startswith("mean"))
             x, y = default_axes(choices, n_channels)
         self._axis_choices = choices
-        self._x.value, self._y.value = x, y
+        with self._x.changed.blocked(), self._y.changed.blocked():
+            self._x.choices = self._y.choices = choices
+            self._x.value, self._y.value = x, y
         self._draw_scatter()
         edits = len(target.metadata.get("edits", []))
         self._status.value = f"{len(rows)} labels in '{target.name}'; {edits} edit(s)."
@@ -314,6 +331,8 @@ class InspectWidget(Container):
 
     def _column(self, name: str) -> list[float]:
         if name in (PC1, PC2):
+            if self._image is None:
+                return [np.nan] * len(self._rows)
             if self._pcs is None:
                 labels = _data(self._target)
                 self._pcs = pixel_feature_pcs(self._image, labels, self._channel_axis)
@@ -371,6 +390,14 @@ class InspectWidget(Container):
         )
         if value is not None and int(value) > 0:
             layer.selected_label = int(value)
+
+    def _on_destroyed(self, *_) -> None:
+        """A closed dock lets go of the layers: no callback may reach deleted widgets."""
+        self._use_target(None)
+        layers = self._viewer.layers
+        layers.events.inserted.disconnect(self._on_inserted)
+        for event in (layers.events.removed, layers.events.renamed):
+            event.disconnect(self._refresh_choices)
 
     # ---------------------------------------------------------------- buttons
     def _on_button(self, key: str) -> None:
