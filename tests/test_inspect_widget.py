@@ -205,6 +205,9 @@ def test_edits_stack_and_undo_in_order(inspected):
     widget.apply("merge")
     widget.apply("relabel")
     assert [r["edit"] for r in target.metadata["edits"]] == ["split_components", "merge", "relabel"]
+    widget.measure()  # measuring again keeps the copy, its edits and its undo history
+    assert widget.target is target and len(target.metadata["edits"]) == 3
+    assert [row["label"] for row in widget.rows] == [1, 2, 3]
     widget.undo()
     widget.undo()
     assert np.array_equal(target.data, expected_after("split_components", labels))

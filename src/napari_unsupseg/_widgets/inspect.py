@@ -19,26 +19,19 @@ from napari.utils.notifications import show_error, show_info
 
 from .. import label_edits
 from ..measurements import measure, pixel_feature_pcs, write_labels_with_table, write_table
+from ._edited_layer import (
+    describe,
+    edited_copy,
+    is_inspect_output,
+    label_colours,
+    layer_array,
+    layer_full,
+)
 from ._label_table import LabelTable
 from ._scatter import PC1, PC2, FeatureScatter, axis_choices, default_axes
 from .evaluate import _camera
 
-CREATED_BY = "napari-unsupseg"
 NO_IMAGE = "(none: no intensities)"
-
-
-def is_inspect_output(layer) -> bool:
-    metadata = layer.metadata if isinstance(layer.metadata, dict) else {}
-    return bool(metadata.get("inspect_output"))
-
-
-def _full(layer):
-    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-
-
-def _data(layer) -> np.ndarray:
-    """The full-resolution array of a layer, read (dask and zarr included)."""
-    return np.asarray(_full(layer))
 
 
 class InspectWidget(Container):
@@ -134,24 +127,29 @@ class InspectWidget(Container):
         if not isinstance(source, Labels):
             show_error("Pick a Labels layer first.")
             return
-        image = None if image_layer is None else _data(image_layer)
-        labels = _data(source)
+        image = None if image_layer is None else layer_array(image_layer)
+        labels = layer_array(source)
         channel_axis = None
         if image_layer is not None and image_layer.rgb:
             channel_axis = image.ndim - 1
         elif image is not None and isinstance(source.metadata.get("channel_axis"), int):
             channel_axis = source.metadata["channel_axis"]
         try:
-            rows = measure(image, labels, tuple(source.scale), channel_axis)
+            try:
+                rows = measure(image, labels, tuple(source.scale), channel_axis)
+            except ValueError:  # the run's channel axis may not fit another image
+                if channel_axis is None or image_layer.rgb:
+                    raise
+                channel_axis = None
+                rows = measure(image, labels, tuple(source.scale), channel_axis)
         except (ValueError, TypeError) as error:
             self._status.value = "Not measured: see the notification."
             show_error(f"Cannot measure '{source.name}': {error}")
             return
         self._image, self._channel_axis, self._pcs, self._radius = image, channel_axis, None, None
-        target = self._output_for(source, image_layer)
+        target = edited_copy(self._viewer, source, image_layer)
         self._use_target(target)
-        unedited = target is source or not target.metadata.get("edits")
-        self._refresh(rows if unedited else None)
+        self._refresh(rows if target is source else None)
 
     def select_labels(self, ids) -> None:
         """Select these labels' rows (and so highlight them in the viewer)."""
@@ -168,7 +166,7 @@ class InspectWidget(Container):
         if edit == "split_watershed":
             settings = {"radius": self._object_radius(), "spacing": tuple(target.scale)}
         record = label_edits.edit_record(edit, ids, **settings)
-        before = _data(target)
+        before = layer_array(target)
         try:
             after = label_edits.apply_edit(before, record)
         except (ValueError, TypeError) as error:
@@ -180,7 +178,7 @@ class InspectWidget(Container):
         self._refresh()
         kept = [i for i in ids if i in {row["label"] for row in self._rows}]
         self.select_labels(kept if edit != "relabel" else [])
-        self._status.value = f"{_describe(record)}; {len(self._rows)} labels."
+        self._status.value = f"{describe(record)}; {len(self._rows)} labels."
 
     def undo(self) -> None:
         """Put back the labels as they were before the last edit, exactly."""
@@ -192,7 +190,7 @@ class InspectWidget(Container):
         record = target.metadata["edits"][-1]
         target.metadata = {**target.metadata, "edits": target.metadata["edits"][:-1]}
         self._refresh()
-        self._status.value = f"Undone: {_describe(record)}; {len(self._rows)} labels."
+        self._status.value = f"Undone: {describe(record)}; {len(self._rows)} labels."
 
     def export_csv(self, path) -> Path:
         """Write the table as CSV."""
@@ -202,7 +200,7 @@ class InspectWidget(Container):
         """Write the edited labels as a TIFF and the table as a CSV beside it."""
         if self._target is None:
             raise ValueError("Nothing to export yet: press Measure first.")
-        return write_labels_with_table(path, _data(self._target), self._rows)
+        return write_labels_with_table(path, layer_array(self._target), self._rows)
 
     # ------------------------------------------------------------------ layers
     def _labels_choices(self, _=None):
@@ -241,36 +239,10 @@ class InspectWidget(Container):
         metadata = labels.metadata if isinstance(labels.metadata, dict) else {}
         images = [layer for _, layer in self._image_choices() if layer is not None]
         named = [layer for layer in images if layer.name == metadata.get("source_layer")]
-        shape = tuple(_full(labels).shape)
-        fitting = [layer for layer in images if shape == _full(layer).shape[: len(shape)]]
-        fitting += [layer for layer in images if shape == _full(layer).shape[-len(shape) :]]
+        shape = tuple(layer_full(labels).shape)
+        fitting = [layer for layer in images if shape == layer_full(layer).shape[: len(shape)]]
+        fitting += [layer for layer in images if shape == layer_full(layer).shape[-len(shape) :]]
         self._image_box.value = (named or fitting or [None])[0]
-
-    def _output_for(self, source: Labels, image_layer) -> Labels:
-        """The edited copy of ``source`` (made now, or found), or ``source`` itself
-        when it is such a copy already."""
-        if is_inspect_output(source):
-            return source
-        for layer in self._viewer.layers:
-            if is_inspect_output(layer) and layer.metadata.get("source_labels") == source.name:
-                return layer
-        metadata = {
-            "created_by": CREATED_BY,
-            "inspect_output": True,
-            "source_labels": source.name,
-            "image_layer": None if image_layer is None else image_layer.name,
-            "edits": [],
-        }
-        place = {"scale": source.scale, "translate": source.translate}
-        for name in ("units", "axis_labels"):
-            if getattr(source, name, None) is not None:
-                place[name] = tuple(getattr(source, name))
-        return self._viewer.add_labels(
-            np.array(_data(source), copy=True),
-            name=f"{source.name} edited",
-            metadata=metadata,
-            **place,
-        )
 
     def _use_target(self, layer: Labels | None) -> None:
         if self._target is layer:
@@ -303,7 +275,9 @@ class InspectWidget(Container):
         """Measure the edited layer again and redraw the table and the scatter."""
         target = self._target
         if rows is None:
-            rows = measure(self._image, _data(target), tuple(target.scale), self._channel_axis)
+            rows = measure(
+                self._image, layer_array(target), tuple(target.scale), self._channel_axis
+            )
         self._rows, self._pcs = rows, None
         self.table.fill(rows)
         columns = list(rows[0]) if rows else []
@@ -334,7 +308,7 @@ class InspectWidget(Container):
             if self._image is None:
                 return [np.nan] * len(self._rows)
             if self._pcs is None:
-                labels = _data(self._target)
+                labels = layer_array(self._target)
                 self._pcs = pixel_feature_pcs(self._image, labels, self._channel_axis)
             return [self._pcs[row["label"]][name == PC2] for row in self._rows]
         return [float(row.get(name, np.nan)) for row in self._rows]
@@ -414,7 +388,7 @@ class InspectWidget(Container):
             from .._preprocess import prepare_image
             from ..objects import intensity_of, object_radius
 
-            image = self._image if self._image is not None else _data(self._target) > 0
+            image = self._image if self._image is not None else layer_array(self._target) > 0
             axis = self._channel_axis
             features = prepare_image(np.asarray(image, dtype=np.float32), axis).features
             self._radius = object_radius(intensity_of(features), tuple(self._target.scale))
@@ -440,23 +414,3 @@ class InspectWidget(Container):
             return
         names = [Path(p).name for p in np.atleast_1d(written)]
         show_info(f"Saved {', '.join(names)}")
-
-
-def label_colours(layer: Labels, ids) -> np.ndarray:
-    """RGBA of each label as the layer draws it when nothing is singled out (with
-    'show selected label' on, the layer's own colours of the others are transparent)."""
-    colormap = layer.colormap
-    copy = getattr(colormap, "model_copy", None) or colormap.copy
-    return np.asarray(copy(update={"use_selection": False}).map(np.asarray(ids)))
-
-
-def _describe(record: dict) -> str:
-    ids = ", ".join(map(str, record.get("labels", [])))
-    words = {
-        "merge": f"merged {ids} into {record.get('into') or ids.split(',')[0]}",
-        "split_components": f"split {ids} into pieces",
-        "split_watershed": f"split {ids} by watershed (radius {record.get('radius', 0):.3g})",
-        "background": f"sent {ids} to the background",
-        "relabel": "relabelled 1..K, largest first",
-    }
-    return words[record["edit"]]
