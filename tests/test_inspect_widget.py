@@ -326,3 +326,16 @@ def test_closing_the_dock_lets_go_of_the_edited_layer(inspected, qtbot):
     qtbot.waitUntil(lambda: widget._on_click not in target.mouse_drag_callbacks)
     target.selected_label = 9  # no callback into the deleted dock
     viewer.add_labels(np.zeros((4, 4), dtype=np.int32), name="later")
+
+
+def test_a_constant_image_is_measured_without_principal_components(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.full((2, 12, 12), 7.0), name="flat")
+    labels = np.zeros((12, 12), dtype=np.int32)
+    labels[2:5, 2:5], labels[7:10, 7:10] = 1, 2
+    viewer.add_labels(labels, name="two")
+    widget = InspectWidget(viewer)
+    widget.measure()
+    assert [row["mean_ch1"] for row in widget.rows] == [7.0, 7.0]
+    assert widget._x.value == "PC 1 of pixel features"
+    assert all(np.isnan(x) for x, _ in widget.scatter.points.values())

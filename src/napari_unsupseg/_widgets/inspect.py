@@ -309,7 +309,11 @@ class InspectWidget(Container):
                 return [np.nan] * len(self._rows)
             if self._pcs is None:
                 labels = layer_array(self._target)
-                self._pcs = pixel_feature_pcs(self._image, labels, self._channel_axis)
+                try:
+                    self._pcs = pixel_feature_pcs(self._image, labels, self._channel_axis)
+                except ValueError as error:  # e.g. a constant image: nothing to project
+                    self._status.value = f"No principal components: {error}"
+                    return [np.nan] * len(self._rows)
             return [self._pcs[row["label"]][name == PC2] for row in self._rows]
         return [float(row.get(name, np.nan)) for row in self._rows]
 
