@@ -8,7 +8,9 @@ Each shot opens a sample through napari's sample menu, opens a dock widget of th
 plugin the way the Layers menu does (``add_plugin_dock_widget``), sets it up, presses
 Run, waits for the thread worker to finish while processing Qt events, and saves the
 whole window (``viewer.window.screenshot``) to ``docs/images/``. The evaluation shot
-is made only when the evaluation widget exists in this checkout.
+is made only when the evaluation widget exists in this checkout. The inspect shot
+segments the cells sample (k-means classes), measures them in the *Inspect clusters*
+widget, splits the class lying in most pieces into its pieces and selects one.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ SCREENSHOTS = {
     "segment-widget-coffee.png": "the segmentation widget after a 'cnn' run on coffee",
     "segment-widget-cells.png": "k-means (3 clusters) on the two-channel cells sample",
     "evaluate-widget-cells.png": "the evaluation widget scoring that result against the truth",
+    "inspect-widget-cells.png": "the inspect widget: a class split into its pieces, one selected",
 }
+SHOTS = ("coffee", "cells", "inspect")
 
 
 def outputs() -> list[Path]:
@@ -140,15 +144,43 @@ def evaluate_cells(viewer, result) -> None:
     save(viewer, "evaluate-widget-cells.png")
 
 
+def shot_inspect() -> None:
+    """k-means classes of the cells, measured; the class in most pieces split into its
+    pieces (one per nucleus), the biggest piece selected."""
+    viewer = new_viewer()
+    viewer.window.resize(*EVALUATE_WINDOW_SIZE)
+    viewer.open_sample(PLUGIN, "cells")
+    viewer.layers.selection.active = viewer.layers["cells (2 channels)"]
+    _, segmenter = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    segmenter["output"].value = "classes"
+    run_segmentation(segmenter, "kmeans", n_clusters=3)
+    viewer.window.remove_dock_widget("all")
+    result = viewer.layers["cells (2 channels) kmeans"]
+    viewer.layers.selection.active = result
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Inspect clusters")
+    widget.measure()
+    classes = {row["label"] for row in widget.rows}
+    scattered = max(widget.rows, key=lambda row: row["pieces"])["label"]
+    widget.select_labels([scattered])
+    widget.apply("split_components")
+    print(f"  {widget['status'].value}", flush=True)
+    widget.table.sort_by("pixels", descending=True)
+    pieces = [label for label in widget.table.labels_in_order() if label not in classes]
+    widget.select_labels(pieces[:1])  # the biggest new piece
+    result.visible = False
+    save(viewer, "inspect-widget-cells.png")
+    viewer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "shots", nargs="*", metavar="SHOT", help="coffee and/or cells (default both)"
+        "shots", nargs="*", metavar="SHOT", help=f"any of {', '.join(SHOTS)} (default all)"
     )
-    shots = parser.parse_args().shots or ["coffee", "cells"]
-    unknown = set(shots) - {"coffee", "cells"}
+    shots = parser.parse_args().shots or list(SHOTS)
+    unknown = set(shots) - set(SHOTS)
     if unknown:
-        parser.error(f"unknown shots {sorted(unknown)}: choose coffee and/or cells")
+        parser.error(f"unknown shots {sorted(unknown)}: choose from {', '.join(SHOTS)}")
     with_evaluation = importlib.util.find_spec("napari_unsupseg._widgets.evaluate") is not None
     if not with_evaluation:
         print("no evaluation widget in this checkout: skipping its screenshot", flush=True)
@@ -156,6 +188,8 @@ def main() -> None:
         shot_coffee()
     if "cells" in shots:
         shot_cells(with_evaluation)
+    if "inspect" in shots:
+        shot_inspect()
 
 
 if __name__ == "__main__":

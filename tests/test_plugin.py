@@ -48,7 +48,7 @@ def test_widgets_sit_in_the_segment_and_measure_menus():
     segment = [item.command for item in menus["napari/layers/segment"]]
     measure = [item.command for item in menus["napari/layers/measure"]]
     assert segment == ["napari-unsupseg.segment_widget"]
-    assert measure == ["napari-unsupseg.evaluate_widget"]
+    assert measure == ["napari-unsupseg.evaluate_widget", "napari-unsupseg.inspect_widget"]
 
 
 def test_a_sample_too_small_for_its_cells_says_so():

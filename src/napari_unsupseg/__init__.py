@@ -10,6 +10,7 @@ from ._progress import Progress, SegmentationCancelled
 from ._registry import MethodSpec, Param, available_methods
 from .cnn.reference import segment_series
 from .evaluation import best_match_ious, evaluate, segment_table, write_csv
+from .measurements import measure
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "available_methods",
     "best_match_ious",
     "evaluate",
+    "measure",
     "segment",
     "segment_series",
     "segment_table",

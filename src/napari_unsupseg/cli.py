@@ -24,6 +24,7 @@ commands:
   segment   segment image files, folders or a built-in sample; labels TIFFs, overlay
             PNGs and a run record (run.json, run.csv); serial or on a Dask cluster
   evaluate  score a label file against ground truth (one image or an annotator stack)
+  measure   one CSV row per label of a label file over its image (size, means, pieces)
   bench     segment and score a dataset (images/ + groundtruth/*.npz) with several
             methods; writes bench.md and bench.csv
   methods   list the methods and their parameters (for --param / --methods)
@@ -348,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_segment, _add_evaluate, _add_bench, _add_methods):
+    from ._cli_measure import add_measure
+
+    for add in (_add_segment, _add_evaluate, add_measure, _add_bench, _add_methods):
         add(commands)
     return parser
 
