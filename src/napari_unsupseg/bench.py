@@ -32,12 +32,6 @@ Usage from a script::
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import os
-import platform
-import statistics
-import sys
 import time
 import tracemalloc
 from collections.abc import Sequence
@@ -48,51 +42,23 @@ from typing import Any
 
 import numpy as np
 
+from ._peak_rss import PeakRSS
 from ._threads import DEFAULT_THREADS
-from .io import IMAGE_SUFFIXES, atomic_write, read_image, read_labels
+from .bench_report import (
+    IMAGE_FIELDS,
+    SUMMARY_FIELDS,
+    csv_text,
+    markdown_report,
+    pool,
+    rounded,
+    summarise,
+    write_text,
+)
+from .io import IMAGE_SUFFIXES, read_image, read_labels
+
+__all__ = ["MethodRun", "PeakRSS", "parse_method_spec", "pool", "run_bench"]
 
 MIB = 1024 * 1024
-SUMMARY_FIELDS = (
-    "method",
-    "images",
-    "failed",
-    "miou_all",
-    "miou_fine",
-    "miou_coarse",
-    "covering",
-    "f1_50",
-    "f1_75",
-    "pq",
-    "seg",
-    "seconds_mean",
-    "seconds_median",
-    "tracemalloc_peak_mib",
-    "rss_added_mib",
-)
-IMAGE_FIELDS = (
-    "image",
-    "method",
-    "status",
-    "error",
-    "seconds",
-    "ndim",
-    "n_labels",
-    "n_true",
-    "f1_50",
-    "f1_75",
-    "pq",
-    "seg",
-    "n_annotators",
-    "miou_all",
-    "miou_fine",
-    "miou_coarse",
-    "covering",
-    "rand_index",
-    "ari",
-    "vi",
-    "tracemalloc_peak_mib",
-    "rss_added_mib",
-)
 
 
 @dataclass(frozen=True)
@@ -180,47 +146,6 @@ def _mask_of(masks_dir: Path, stem: str) -> Path:
 # ----------------------------------------------------------------------------- measuring
 
 
-class PeakRSS:
-    """How far the resident memory of this process rose over a stretch of code: its
-    peak minus what was resident at the start (images, libraries, allocator caches
-    that earlier calls left behind), so that a call is charged only for itself."""
-
-    _CLEAR = Path("/proc/self/clear_refs")
-    _STATUS = Path("/proc/self/status")
-
-    def __init__(self):
-        self.resettable = self._reset()
-        self._baseline = 0
-
-    def _reset(self) -> bool:
-        try:
-            self._CLEAR.write_text("5")  # Linux: resets VmHWM to the current RSS
-            return True
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        if self.resettable:
-            self._reset()
-            self._baseline = self._high_water_mark()
-
-    def _high_water_mark(self) -> int:
-        for line in self._STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def peak_bytes(self) -> int:
-        """Bytes the peak rose above the start (where VmHWM cannot be reset: the
-        process's lifetime peak)."""
-        if self.resettable:
-            return max(0, self._high_water_mark() - self._baseline)
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak) * (1 if sys.platform == "darwin" else 1024)
-
-
 def call_method(
     image,
     run: MethodRun,
@@ -290,8 +215,8 @@ def region_scores(labels, truth, ious) -> dict:
     scores = evaluate(labels, truth)
     return {
         "n_annotators": len(ious),
-        **{k: _round(scores.get(k)) for k in ("covering", "rand_index", "ari", "vi")},
-        **{k: _round(v) for k, v in pool([ious]).items()},
+        **{k: rounded(scores.get(k)) for k in ("covering", "rand_index", "ari", "vi")},
+        **{k: rounded(v) for k, v in pool([ious]).items()},
     }
 
 
@@ -307,29 +232,11 @@ def instance_scores(labels, truth) -> dict:
     )
     return {
         "n_true": int(scores["n_gt"]),
-        "f1_50": _round(scores["f1@0.5"]),
-        "f1_75": _round(scores["f1@0.75"]),
-        "pq": _round(scores["pq@0.5"]),
-        "seg": _round(scores["seg"]),
+        "f1_50": rounded(scores["f1@0.5"]),
+        "f1_75": rounded(scores["f1@0.75"]),
+        "pq": rounded(scores["pq@0.5"]),
+        "seg": rounded(scores["seg"]),
     }
-
-
-def pool(per_image: Sequence[Sequence[np.ndarray]]) -> dict[str, float]:
-    """mIoU All / Fine / Coarse from per-image lists of per-annotator IoU arrays."""
-    every, fine, coarse = [], [], []
-    for annotators in per_image:
-        if not annotators:
-            continue
-        sizes = [len(ious) for ious in annotators]
-        every.extend(annotators)
-        fine.append(annotators[int(np.argmax(sizes))])
-        coarse.append(annotators[int(np.argmin(sizes))])
-
-    def mean(arrays) -> float:
-        joined = np.concatenate(arrays) if arrays else np.empty(0)
-        return float(joined.mean()) if joined.size else float("nan")
-
-    return {"miou_all": mean(every), "miou_fine": mean(fine), "miou_coarse": mean(coarse)}
 
 
 # ----------------------------------------------------------------------------- the run
@@ -425,8 +332,8 @@ def run_bench(
                 image_rows.append(row)
                 bar.update(1)
 
-    summary = [row for run in runs for row in _summarise(run, image_rows, pooled[run.label], kind)]
-    markdown = _markdown(
+    summary = [row for run in runs for row in summarise(run, image_rows, pooled[run.label], kind)]
+    markdown = markdown_report(
         summary,
         kind=kind,
         data_dir=data_dir,
@@ -441,190 +348,13 @@ def run_bench(
     if outdir is not None:
         outdir = Path(outdir)
         files = [outdir / "bench.md", outdir / "bench.csv", outdir / "bench_images.csv"]
-        _write_text(files[0], markdown + "\n")
-        _write_text(files[1], _csv(summary, SUMMARY_FIELDS))
-        _write_text(files[2], _csv(image_rows, IMAGE_FIELDS))
+        write_text(files[0], markdown + "\n")
+        write_text(files[1], csv_text(summary, SUMMARY_FIELDS))
+        write_text(files[2], csv_text(image_rows, IMAGE_FIELDS))
     return BenchResult(summary=summary, images=image_rows, markdown=markdown, files=files)
-
-
-def _round(value, digits: int = 4):
-    if value is None:
-        return ""
-    value = float(value)
-    return "" if np.isnan(value) else round(value, digits)
 
 
 def _failed(image_path: Path, run: MethodRun, error: BaseException) -> dict[str, Any]:
     row = {name: "" for name in IMAGE_FIELDS}
     row.update(image=image_path.name, method=run.label, status="failed", error=str(error))
     return row
-
-
-def _summarise(run: MethodRun, rows: list[dict], ious, kind: str) -> list[dict]:
-    """The run's summary row; on instance data one row per dimensionality present
-    (2D images and 3D stacks are reported apart: their scores do not pool)."""
-    mine = [r for r in rows if r["method"] == run.label]
-    if kind == "regions":
-        return [_summary_row(run.label, mine, {k: _round(v) for k, v in pool(ious).items()})]
-    ndims = sorted({r["ndim"] for r in mine if r["status"] == "ok"})
-    if len(ndims) <= 1:
-        return [_summary_row(run.label, mine, _means(mine, INSTANCE_KEYS))]
-    return [
-        _summary_row(f"{run.label} ({n}D)", group, _means(group, INSTANCE_KEYS))
-        for n in ndims
-        for group in [[r for r in mine if r["ndim"] in (n, "")]]
-    ]
-
-
-INSTANCE_KEYS = ("f1_50", "f1_75", "pq", "seg")
-
-
-def _means(rows: list[dict], keys) -> dict:
-    ok = [r for r in rows if r["status"] == "ok"]
-    return {k: _round(np.mean([r[k] for r in ok])) if ok else "" for k in keys}
-
-
-def _summary_row(label: str, mine: list[dict], scores: dict) -> dict:
-    ok = [r for r in mine if r["status"] == "ok"]
-    seconds = [r["seconds"] for r in ok]
-    traced = [r["tracemalloc_peak_mib"] for r in ok if r["tracemalloc_peak_mib"] != ""]
-    covering = [r["covering"] for r in ok if r.get("covering", "") != ""]
-    return {
-        "method": label,
-        "images": len(ok),
-        "failed": len(mine) - len(ok),
-        **scores,
-        "covering": _round(np.mean(covering)) if covering else "",
-        "seconds_mean": round(statistics.fmean(seconds), 3) if seconds else "",
-        "seconds_median": round(statistics.median(seconds), 3) if seconds else "",
-        "tracemalloc_peak_mib": max(traced) if traced else "",
-        "rss_added_mib": max((r["rss_added_mib"] for r in ok), default=""),
-    }
-
-
-def machine_description() -> str:
-    """CPU model, core count, OS, Python and library versions (for the report)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    parts = [
-        f"{cpu}, {os.cpu_count()} logical cores",
-        platform.system(),
-        f"Python {sys.version.split()[0]}",
-    ]
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        parts.append(f"torch {torch.__version__}")
-        if torch.cuda.is_available():
-            parts.append(f"GPU {torch.cuda.get_device_name(0)}")
-    from . import __version__
-
-    parts.append(f"napari-unsupseg {__version__}")
-    return "; ".join(parts)
-
-
-_COLUMNS = {
-    "regions": ("miou_all", "miou_fine", "miou_coarse", "covering"),
-    "instances": INSTANCE_KEYS,
-}
-_TITLES = {
-    "miou_all": "mIoU All",
-    "miou_fine": "mIoU Fine",
-    "miou_coarse": "mIoU Coarse",
-    "covering": "covering",
-    "f1_50": "F1@0.5",
-    "f1_75": "F1@0.75",
-    "pq": "PQ",
-    "seg": "SEG",
-}
-_COMMON = ("seconds_mean", "seconds_median", "tracemalloc_peak_mib", "rss_added_mib")
-_SCORE_NOTES = {
-    "regions": "mIoU: best-match IoU of each ground-truth segment against the prediction "
-    "split into 4-connected components; All pools every segment of every annotator of every "
-    "image, Fine the annotator with most segments per image, Coarse the one with fewest. "
-    "Covering: mean over images of the mean over annotators.",
-    "instances": "Objects as predicted (no component split), label 0 background on both "
-    "sides, one-to-one matching as StarDist's: F1 at IoU 0.5 and 0.75, panoptic quality at "
-    "0.5, and the Cell Tracking Challenge's SEG; each the mean over images.",
-}
-
-
-def _markdown(
-    summary,
-    *,
-    kind,
-    data_dir,
-    n_images,
-    where,
-    started,
-    command,
-    rss_resettable,
-    trace_memory,
-) -> str:
-    columns = _COLUMNS[kind]
-    titles = [_TITLES[c] for c in columns] + [
-        "s/image mean",
-        "s/image median",
-        "tracemalloc peak MiB",
-        "peak RSS added MiB",
-    ]
-    lines = [
-        f"# Benchmark on {Path(data_dir).name} ({n_images} images)",
-        "",
-        "| method | images | " + " | ".join(titles) + " |",
-        "|" + "---|" * (len(titles) + 2),
-    ]
-    for row in summary:
-        cells = [
-            row["method"],
-            f"{row['images']}" + (f" ({row['failed']} failed)" if row["failed"] else ""),
-        ]
-        for key in (*columns, *_COMMON):
-            value = row[key]
-            cells.append(
-                f"{value:.3f}" if isinstance(value, float) and key in columns else str(value)
-            )
-        lines.append("| " + " | ".join(cells) + " |")
-    rss_note = (
-        "how far the resident set size rose above its level at the call's start (VmHWM "
-        "reset before each call)"
-        if rss_resettable
-        else "the process's peak resident set size so far (cannot be reset on this system)"
-    )
-    trace_note = (
-        "tracemalloc peak of a second, untimed call (numpy and Python allocations, not torch's)"
-        if trace_memory
-        else "tracemalloc not run (--tracemalloc)"
-    )
-    lines += [
-        "",
-        _SCORE_NOTES[kind] + " Seconds: the segment() call only, after an untimed warm-up "
-        f"call per method on a 64×64 crop. Memory: {trace_note}; {rss_note}; maximum over "
-        "images.",
-        "",
-        f"- date: {started.isoformat(timespec='seconds')}",
-        "- " + "; ".join(f"{key}: {value}" for key, value in where.items()),
-        f"- machine: {machine_description()}",
-    ]
-    if command:
-        lines.append(f"- command: `{' '.join(command)}`")
-    return "\n".join(lines)
-
-
-def _csv(rows: list[dict], fields: Sequence[str]) -> str:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(fields), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in fields})
-    return text.getvalue()
-
-
-def _write_text(path: Path, text: str) -> None:
-    with atomic_write(path) as handle:
-        handle.write(text.encode())
