@@ -24,6 +24,7 @@ from napari.utils.notifications import show_error, show_info
 
 from ..evaluation import metrics_of, rows_of, write_csv
 from ..evaluation._scores import Evaluation, check_thresholds, threshold_key
+from ._wording import COLUMN_NAMES, metric_name, number_text
 
 #: metadata marking the layers this widget made (kept out of its own pickers)
 OUTPUT_TAG = {"created_by": "napari-unsupseg", "evaluation_output": True}
@@ -150,11 +151,6 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
         raise ValueError(
             f"IoU thresholds must be numbers in (0, 1] separated by commas, got '{text}'."
         ) from None
-
-
-def _shown(value):
-    """A cell value: floats rounded for reading, the exact numbers stay in the CSV."""
-    return round(value, 4) if isinstance(value, float) else value
 
 
 class EvaluateWidget(Container):
@@ -396,9 +392,9 @@ class EvaluateWidget(Container):
     # ------------------------------------------------------------------- results
     def _fill_tables(self, result: _Result) -> None:
         metrics = result.metrics
-        self._metrics_table.value = {
-            "data": [[_shown(value)] for value in metrics.values()],
-            "index": list(metrics),
+        self._metrics_table.value = {  # readable names and text; exact numbers in the CSV
+            "data": [[number_text(value)] for value in metrics.values()],
+            "index": [metric_name(key) for key in metrics],
             "columns": ["value"],
         }
         columns = list(SEGMENT_COLUMNS)
@@ -408,9 +404,9 @@ class EvaluateWidget(Container):
         table.native.clearSelection()
         table.native.setUpdatesEnabled(False)  # one repaint for thousands of rows
         table.value = {
-            "data": [[_shown(row[c]) for c in columns] for row in result.segments],
+            "data": [[number_text(row[c]) for c in columns] for row in result.segments],
             "index": [str(i + 1) for i in range(len(result.segments))],
-            "columns": columns,
+            "columns": [COLUMN_NAMES[c] for c in columns],
         }
         table.native.setUpdatesEnabled(True)
 
@@ -468,17 +464,16 @@ class EvaluateWidget(Container):
         truth.visible = True
         truth.selected_label = row["gt_id"]
         truth.show_selected_label = True
-        self._lower_outputs_below(truth)
+        self._raise_to_top(truth)
         self._centre_on(truth, row)
 
-    def _lower_outputs_below(self, truth: Labels) -> None:
-        """Move this widget's own layers under the ground truth, so the highlighted
-        segment is not hidden by the heat map; the user's layers keep their order."""
+    def _raise_to_top(self, truth: Labels) -> None:
+        """Draw the ground truth over every other layer: the highlighted segment was
+        hidden under the user's predictions and the heat map. Only the order changes."""
         layers = self._viewer.layers
-        for layer in [layer for layer in layers if _is_output(layer)]:
-            index, below = layers.index(layer), layers.index(truth)
-            if index > below:
-                layers.move(index, below)
+        index = layers.index(truth)
+        if index != len(layers) - 1:
+            layers.move(index, len(layers))
 
     def _centre_on(self, layer: Labels, row: dict) -> None:
         """Move the sliders and the camera to the centre of a ground-truth segment."""
