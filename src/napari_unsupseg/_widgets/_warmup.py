@@ -24,6 +24,7 @@ _DTYPES = (np.int32, np.int64, np.uint32)
 _done = threading.Event()
 _lock = threading.Lock()
 _started = False
+_torch_started = False
 
 
 def _warm() -> None:
@@ -64,3 +65,28 @@ def wait(timeout: float | None = None) -> bool:
     """Block (a worker thread, never the GUI thread) until the warm-up is done."""
     start()
     return _done.wait(timeout)
+
+
+def _warm_torch() -> None:
+    """One small convolution forward and backward: torch's first use of its CPU
+    kernels held the GIL for most of a second in the run's first training step."""
+    try:
+        import torch
+
+        with torch.enable_grad():
+            image = torch.ones(1, 3, 16, 16, requires_grad=True)
+            weight = torch.ones(4, 3, 3, 3, requires_grad=True)  # no random numbers used
+            out = torch.nn.functional.conv2d(image, weight, padding=1)
+            torch.nn.functional.batch_norm(out, None, None, training=True).sum().backward()
+    except Exception as error:
+        logger.debug("torch warm-up skipped: %s", error)
+
+
+def start_torch() -> None:
+    """Warm up torch once per process, in a daemon thread (a torch method was chosen)."""
+    global _torch_started
+    with _lock:
+        if _torch_started:
+            return
+        _torch_started = True
+    threading.Thread(target=_warm_torch, name="napari-unsupseg torch warm-up", daemon=True).start()

@@ -370,6 +370,8 @@ class SegmentWidget(Container):
         self._scribble_row.visible = any(p.name == "scribbles" for p in spec.params)
         if spec.uses_torch and not self._devices_listed:
             self._list_devices()
+        if spec.uses_torch:
+            _warmup.start_torch()
         self._device.visible = self._threads.visible = spec.uses_torch
 
     def _sync_relevance(self, *_):
