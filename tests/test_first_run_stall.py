@@ -27,13 +27,17 @@ deadline = time.monotonic() + 120
 while len(loop.signatures) < 6 and time.monotonic() < deadline:
     time.sleep(0.1)
 time.sleep(1)
-print("SIGNATURES", [str(s) for s in loop.signatures])
+print("SIGNATURES", [str(s) for s in loop.signatures], flush=True)
+viewer.close()
 """
 
 
 def test_label_colouring_is_compiled_off_the_gui_thread_when_the_dock_opens():
     result = subprocess.run(
-        [sys.executable, "-c", WARM_UP], capture_output=True, text=True, timeout=300
+        [sys.executable, "-X", "faulthandler", "-c", WARM_UP],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(s for s in result.stdout.splitlines() if s.startswith("SIGNATURES"))

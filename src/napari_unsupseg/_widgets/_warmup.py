@@ -11,6 +11,7 @@ worker return the result) only once it is done.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 
@@ -25,6 +26,22 @@ _done = threading.Event()
 _lock = threading.Lock()
 _started = False
 _torch_started = False
+_threads: list[threading.Thread] = []
+#: at exit, wait this long for a warm-up still running: a daemon thread inside torch or
+#: numba while the interpreter shuts down can crash it
+EXIT_WAIT_S = 30.0
+
+
+def _spawn(target, name: str) -> None:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    _threads.append(thread)
+    thread.start()
+
+
+@atexit.register
+def _join_at_exit() -> None:
+    for thread in _threads:
+        thread.join(EXIT_WAIT_S)
 
 
 def _warm() -> None:
@@ -54,7 +71,7 @@ def start() -> None:
         if _started:
             return
         _started = True
-    threading.Thread(target=_warm, name="napari-unsupseg warm-up", daemon=True).start()
+    _spawn(_warm, "napari-unsupseg warm-up")
 
 
 def is_done() -> bool:
@@ -89,4 +106,4 @@ def start_torch() -> None:
         if _torch_started:
             return
         _torch_started = True
-    threading.Thread(target=_warm_torch, name="napari-unsupseg torch warm-up", daemon=True).start()
+    _spawn(_warm_torch, "napari-unsupseg torch warm-up")
