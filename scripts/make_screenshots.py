@@ -23,6 +23,8 @@ OUT = ROOT / "docs" / "images"
 PLUGIN = "napari-unsupseg"
 WINDOW_SIZE = (1400, 860)
 EVALUATE_WINDOW_SIZE = (1500, 980)
+#: the segmentation dock's width in the shots: it fits in this (tests/test_first_minute.py)
+DOCK_WIDTH = 420
 #: colours kept in the saved PNGs (palette images are a fraction of RGB's size)
 PNG_COLOURS = 192
 
@@ -67,6 +69,13 @@ def new_viewer():
     return viewer
 
 
+def narrow_dock(viewer, dock) -> None:
+    """Give the dock the width it needs, the rest to the canvas."""
+    from qtpy.QtCore import Qt
+
+    viewer.window._qt_window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+
 def run_segmentation(widget, method: str, **params) -> None:
     """Run as a user does: the Advanced section stays folded, as a new dock opens."""
     widget["method"].value = method
@@ -99,7 +108,8 @@ def shot_coffee() -> None:
     """The widget beside the coffee photo segmented by 'cnn' with its defaults."""
     viewer = new_viewer()
     viewer.open_sample(PLUGIN, "coffee")
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    narrow_dock(viewer, dock)
     run_segmentation(widget, "cnn")
     viewer.layers["coffee cnn"].opacity = 0.6
     save(viewer, "segment-widget-coffee.png")
@@ -112,7 +122,8 @@ def shot_cells(with_evaluation: bool) -> None:
     viewer.open_sample(PLUGIN, "cells")
     image = viewer.layers["cells (2 channels)"]
     viewer.layers.selection.active = image
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    narrow_dock(viewer, dock)
     if widget._advanced.fields["channel_axis"].value != 0:
         raise RuntimeError("the widget did not take the channel axis from the sample")
     widget["output"].value = "classes"  # the three classes the page describes
@@ -139,7 +150,8 @@ def evaluate_cells(viewer, result) -> None:
     print(f"  {status}", flush=True)
     if not widget.metrics:
         raise RuntimeError(f"the evaluation did not finish: {status}")
-    widget.select_segment(0)
+    cell = next(i for i, row in enumerate(widget.segments) if row["gt_id"] != 0)
+    widget.select_segment(cell)  # a cell, drawn over the layers (row 0 is the background)
     save(viewer, "evaluate-widget-cells.png")
 
 
