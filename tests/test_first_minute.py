@@ -166,3 +166,12 @@ def test_the_dock_shows_a_handful_of_fields_and_folds_the_rest(viewer_widget):
             assert dock.minimumSizeHint().width() <= DOCK_WIDTH, method
     widget._advanced.expanded = False
     assert widget.native.sizeHint().height() < 500  # fits beside the canvas on a laptop
+
+
+def test_both_docks_open_fit_a_1000_pixel_screen(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.window.add_dock_widget(segment_tests.SegmentWidget(viewer), name="segment")
+    evaluate = EvaluateWidget(viewer)
+    viewer.window.add_dock_widget(evaluate, name="evaluate")
+    assert not evaluate._options.expanded  # scoring options folded, pickers and Run shown
+    assert viewer.window._qt_window.minimumSizeHint().height() <= 1000

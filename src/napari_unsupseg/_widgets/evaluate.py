@@ -24,6 +24,7 @@ from napari.utils.notifications import show_error, show_info
 
 from ..evaluation import metrics_of, rows_of, write_csv
 from ..evaluation._scores import Evaluation, check_thresholds, threshold_key
+from ._fold import Folded, fit_narrow
 from ._wording import COLUMN_NAMES, metric_name, number_text
 
 #: metadata marking the layers this widget made (kept out of its own pickers)
@@ -35,6 +36,8 @@ CURVE_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0001, 0.05), 2).tolist())
 HISTOGRAM = "IoU histogram"
 F1_CURVE = "F1 vs IoU threshold"
 SEGMENT_COLUMNS = ("annotator", "gt_id", "size", "best_pred_id", "iou", "matched")
+#: smallest heights of the tables and the plot: the dock fits beside the segmenter's
+TABLE_HEIGHT, PLOT_HEIGHT = 90, 120
 #: how label 0 is read: the choices shown and the ``ignore_background`` they pass
 BACKGROUND_CHOICES = {"usual per metric": None, "background": True, "a segment": False}
 
@@ -221,7 +224,7 @@ class EvaluateWidget(Container):
         self._segments_table = Table(name="segments", label="segments")
         for table in (self._metrics_table, self._segments_table):
             table.read_only = True
-            table.min_height = 160
+            table.min_height = TABLE_HEIGHT
             table.native.horizontalHeader().setStretchLastSection(True)
         self._segments_table.native.setSelectionBehavior(
             self._segments_table.native.SelectionBehavior.SelectRows
@@ -231,16 +234,22 @@ class EvaluateWidget(Container):
         )
         self._plot_kind = ComboBox(name="plot", choices=[HISTOGRAM, F1_CURVE], value=HISTOGRAM)
         self._export_button = PushButton(name="export", text="Export tables to CSV…")
-        self.extend(
+        # scoring options folded: with both docks open the window outgrew a laptop screen
+        self._options = Folded(
+            "Options",
             [
-                self._prediction,
-                self._truth,
                 self._split,
                 self._ignore_background,
                 self._thresholds,
                 self._boundary,
                 self._heat_map,
                 self._missed,
+            ],
+        )
+        self.extend(
+            [
+                self._prediction,
+                self._truth,
                 self._run_button,
                 self._status,
                 self._metrics_table,
@@ -250,7 +259,9 @@ class EvaluateWidget(Container):
             ]
         )
         self._figure, self._canvas = _make_canvas()
+        self.native.layout().insertWidget(2, self._options.native)  # under the pickers
         self.native.layout().addWidget(self._canvas)
+        fit_narrow(self)
 
         self._run_button.changed.connect(self.run)
         self._export_button.changed.connect(self._on_export_clicked)
@@ -566,5 +577,5 @@ def _make_canvas():
 
     figure = Figure(figsize=(4, 2.6), dpi=100)
     canvas = FigureCanvasQTAgg(figure)
-    canvas.setMinimumHeight(220)
+    canvas.setMinimumHeight(PLOT_HEIGHT)
     return figure, canvas
