@@ -25,12 +25,15 @@ OUT = ROOT / "docs" / "images"
 PLUGIN = "napari-unsupseg"
 WINDOW_SIZE = (1400, 860)
 EVALUATE_WINDOW_SIZE = (1500, 980)
+#: the segmentation dock's width in the shots: it fits in this (tests/test_first_minute.py)
+DOCK_WIDTH = 420
 #: colours kept in the saved PNGs (palette images are a fraction of RGB's size)
 PNG_COLOURS = 192
 
 #: file name -> what it shows (every file this script writes, in docs/images/)
 SCREENSHOTS = {
-    "segment-widget-coffee.png": "the segmentation widget after a 'cnn' run on coffee",
+    "segment-widget-coffee.png": "the segmentation dock (Advanced folded) after a 'cnn' "
+    "run on coffee, beside the canvas",
     "segment-widget-cells.png": "k-means (3 clusters) on the two-channel cells sample",
     "evaluate-widget-cells.png": "the evaluation widget scoring that result against the truth",
     "inspect-widget-cells.png": "the inspect widget: a class split into its pieces, one selected",
@@ -70,7 +73,15 @@ def new_viewer():
     return viewer
 
 
+def narrow_dock(viewer, dock) -> None:
+    """Give the dock the width it needs, the rest to the canvas."""
+    from qtpy.QtCore import Qt
+
+    viewer.window._qt_window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+
 def run_segmentation(widget, method: str, **params) -> None:
+    """Run as a user does: the Advanced section stays folded, as a new dock opens."""
     widget["method"].value = method
     for name, value in params.items():
         widget.param_widgets[name].value = value
@@ -101,7 +112,8 @@ def shot_coffee() -> None:
     """The widget beside the coffee photo segmented by 'cnn' with its defaults."""
     viewer = new_viewer()
     viewer.open_sample(PLUGIN, "coffee")
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    narrow_dock(viewer, dock)
     run_segmentation(widget, "cnn")
     viewer.layers["coffee cnn"].opacity = 0.6
     save(viewer, "segment-widget-coffee.png")
@@ -114,9 +126,11 @@ def shot_cells(with_evaluation: bool) -> None:
     viewer.open_sample(PLUGIN, "cells")
     image = viewer.layers["cells (2 channels)"]
     viewer.layers.selection.active = image
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
-    if widget["channel_axis"].value != 0:
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Unsupervised segmentation")
+    narrow_dock(viewer, dock)
+    if widget._advanced.fields["channel_axis"].value != 0:
         raise RuntimeError("the widget did not take the channel axis from the sample")
+    widget["output"].value = "classes"  # the three classes the page describes
     run_segmentation(widget, "kmeans", n_clusters=3)
     result = viewer.layers["cells (2 channels) kmeans"]
     result.opacity = 0.5
@@ -140,7 +154,8 @@ def evaluate_cells(viewer, result) -> None:
     print(f"  {status}", flush=True)
     if not widget.metrics:
         raise RuntimeError(f"the evaluation did not finish: {status}")
-    widget.select_segment(0)
+    cell = next(i for i, row in enumerate(widget.segments) if row["gt_id"] != 0)
+    widget.select_segment(cell)  # a cell, drawn over the layers (row 0 is the background)
     save(viewer, "evaluate-widget-cells.png")
 
 

@@ -8,6 +8,7 @@ from napari.layers import Image, Labels
 
 import napari_unsupseg
 from napari_unsupseg._widgets import evaluate as evaluate_module
+from napari_unsupseg._widgets._wording import metric_name
 from napari_unsupseg._widgets.evaluate import EvaluateWidget
 from napari_unsupseg.evaluation import _pixel_matching
 
@@ -56,8 +57,11 @@ def assert_unchanged(viewer, before):
 
 
 def shown_metrics(widget):
+    """The metrics table by engine key (it shows readable names, numbers as text)."""
     table = widget._metrics_table
-    return dict(zip(table.row_headers, (row[0] for row in table.data), strict=True))
+    names = {metric_name(key): key for key in widget.metrics}
+    values = [float("nan") if row[0] == "n/a" else float(row[0]) for row in table.data]
+    return {names[name]: value for name, value in zip(table.row_headers, values, strict=True)}
 
 
 def test_pickers_default_to_prediction_and_ground_truth(cells):
@@ -136,9 +140,9 @@ def test_selecting_a_row_highlights_that_segment(qtbot, cells):
     assert layer.visible and layer.show_selected_label
     assert layer.selected_label == gt_id
     names = [layer.name for layer in viewer.layers]
-    assert names.index("kmeans IoU") < names.index("cells ground truth")  # not hiding it
+    assert names[-1] == "cells ground truth"  # over the prediction and the heat map
     user_layers = [n for n in names if n not in ("kmeans IoU", "kmeans missed")]
-    assert user_layers == ["cells (2 channels)", "cells ground truth", "kmeans"]
+    assert user_layers == ["cells (2 channels)", "kmeans", "cells ground truth"]
     centre = np.argwhere(truth == gt_id).mean(axis=0) * SCALE + TRANSLATE
     np.testing.assert_allclose(evaluate_module._camera(viewer).center[-2:], centre, atol=1e-6)
     np.testing.assert_array_equal(layer.data, truth)

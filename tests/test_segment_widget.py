@@ -153,6 +153,7 @@ def test_current_plane_fills_that_plane_of_a_stack_shaped_layer(qtbot, viewer_wi
     stack = blocks((4, 48, 48))
     viewer.add_image(stack, name="stack", scale=(3, 1, 1))
     assert not widget._extent.native.isHidden()
+    widget._extent.value = "current plane"
     configure(widget, "kmeans", n_clusters=3)
     viewer.dims.set_current_step(0, 2)
     run_to_end(qtbot, widget)

@@ -113,7 +113,7 @@ def prepare_image(
             + (f" with channel_axis={channel_axis}" if channel_axis is not None else "")
         )
     if int(np.prod(spatial_shape)) < 2:
-        raise ValueError(f"image has a single pixel (shape {image.shape}): nothing to segment")
+        raise ValueError(f"image is a single pixel (shape {spatial_shape}): nothing to segment")
     if np.issubdtype(data.dtype, np.floating):
         finite = np.isfinite(data)
         if not finite.all():

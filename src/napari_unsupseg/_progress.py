@@ -35,6 +35,8 @@ class Progress:
     loss: float | None = None
     labels: np.ndarray | None = None
     stage: str = ""
+    #: the run stops when ``n_labels`` falls to this (None: it runs to ``total``)
+    goal: int | None = None
 
 
 ProgressCallback = Callable[[Progress], object]
@@ -86,6 +88,7 @@ class Reporter:
         loss: float | None = None,
         labels: np.ndarray | Callable[[], np.ndarray] | None = None,
         stage: str = "",
+        goal: int | None = None,
     ) -> None:
         """Report one step; ``labels`` may be a zero-argument callable, only called
         when a preview is due, so engines pay for previews only when shown."""
@@ -98,7 +101,7 @@ class Reporter:
             if self._finalize is not None:
                 preview = self._finalize(preview)
             self._last_preview = time.perf_counter()
-        event = Progress(iteration, total, n_labels, loss, preview, stage)
+        event = Progress(iteration, total, n_labels, loss, preview, stage, goal)
         if self._progress(event) is True:
             raise SegmentationCancelled("segmentation cancelled by the progress callback")
         self.check()

@@ -20,15 +20,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAIN_HELP = """\
 Unsupervised image segmentation from the command line (napari-unsupseg).
 
-commands:
-  segment   segment image files, folders or a built-in sample; labels TIFFs, overlay
-            PNGs and a run record (run.json, run.csv); serial or on a Dask cluster
-  evaluate  score a label file against ground truth (one image or an annotator stack)
-  measure   one CSV row per label of a label file over its image (size, means, pieces)
-  bench     segment and score a dataset (images/ + groundtruth/*.npz) with several
-            methods; writes bench.md and bench.csv
-  methods   list the methods and their parameters (for --param / --methods)
-
 Run 'unsupseg COMMAND --help' for each command's options.
 
 exit codes: 0 all ok (or already done), 1 some images failed, 2 usage error,
@@ -43,13 +34,15 @@ folders are scanned for those types, subfolders too with --recursive (their layo
 mirrored in OUTDIR). Outputs in OUTDIR:
   <stem>_labels.tif    int32 labels 1..K (largest region first), the image's spatial shape
   <stem>_overlay.png   with --overlay: image, label colours and boundaries (stacks: middle plane)
+  <sample>_truth.tif   for --sample cells / cells_3d: the sample's ground truth
   run.json, run.csv    the run record: method, all parameters, seed, threads, device,
                        version; per image: input, output, status ok/failed/skipped,
                        error, seconds, n_labels
 A failed image (unreadable, bad shape) is recorded and the batch goes on. Outputs are
 written atomically (temporary file, then rename), so an interrupted run never leaves a
-truncated file; re-running skips images whose labels exist and read back, unless
---overwrite.
+truncated file; re-running with the same settings skips images whose labels exist and
+read back, unless --overwrite; a folder holding another run (other method, parameters
+or seed) is refused unless --overwrite.
 
 Seeding: every image is segmented with --seed and --threads as they are, so an image
 gets the same labels serially, with --workers or on any cluster, whatever
@@ -74,7 +67,8 @@ exit codes: 0 all ok or skipped, 1 some images failed, 2 usage error, 130 Ctrl-C
 def _add_segment(commands) -> None:
     parser = commands.add_parser(
         "segment",
-        help="segment files, folders or a sample; write labels TIFFs and a run record",
+        help="segment files, folders or a sample: labels TIFFs, overlay PNGs, a run record "
+        "(run.json, run.csv); serial or on a Dask cluster",
         description=SEGMENT_HELP,
         epilog=SEGMENT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -88,7 +82,10 @@ def _add_segment(commands) -> None:
         help="segment a built-in sample: coffee, cells (2 channels) or cells_3d (repeatable)",
     )
     parser.add_argument(
-        "-m", "--method", required=True, help="method name ('unsupseg methods' lists them)"
+        "-m",
+        "--method",
+        default="cnn",
+        help="method name ('unsupseg methods' lists them; default cnn, as in the Python API)",
     )
     parser.add_argument(
         "--param",
@@ -211,7 +208,7 @@ def _add_threads(parser) -> None:
 def _add_evaluate(commands) -> None:
     parser = commands.add_parser(
         "evaluate",
-        help="score a label file against ground truth",
+        help="score a label file against ground truth (one image or an annotator stack)",
         description="Score predicted labels against ground truth and print the metrics "
         "of napari_unsupseg.evaluate (mIoU All/Fine/Coarse, Hungarian mIoU, covering, "
         "Rand index, adjusted Rand index, VI, matching scores at IoU thresholds, ...).\n\n"
@@ -270,7 +267,7 @@ def _add_evaluate(commands) -> None:
 def _add_bench(commands) -> None:
     parser = commands.add_parser(
         "bench",
-        help="segment and score a dataset with several methods",
+        help="segment and score a dataset (images/ + groundtruth/ or masks/) with several methods",
         description="Benchmark methods on a dataset laid out as DATA_DIR/images/*.jpg|png|tif "
         "and either DATA_DIR/groundtruth/<stem>.npz (region annotations: a stack of "
         "annotators, key 'segs') or DATA_DIR/masks/<stem>.tif|png (instance labels: one id "
@@ -332,7 +329,7 @@ def _add_bench(commands) -> None:
 def _add_methods(commands) -> None:
     parser = commands.add_parser(
         "methods",
-        help="list methods and their parameters",
+        help="list the methods and their parameters (for --param / --methods)",
         description="List the segmentation methods with their parameters, defaults and ranges.",
     )
     parser.add_argument("name", nargs="?", help="show only this method")
@@ -398,6 +395,7 @@ def _cmd_segment(args) -> int:
     from tqdm.auto import tqdm
 
     from ._api import _check_seed
+    from ._previous_run import other_run_in, write_sample_truth
     from ._threads import check_threads
     from .batch import (
         BatchSettings,
@@ -433,8 +431,13 @@ def _cmd_segment(args) -> int:
         background_classes=args.background_classes,
     )
 
+    if not args.overwrite:
+        reason = other_run_in(args.outdir, record_header(settings, scheduler="", command=[]))
+        if reason:
+            return _usage_error(reason)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    write_sample_truth(jobs)
     for folder in sorted({Path(job.output).parent for job in jobs}):
         remove_stale_temp_files(folder)
 

@@ -80,7 +80,7 @@ def read_labels(path) -> np.ndarray:
     elif suffix == ".png":
         data = _read_with_imageio(path)
         if data.ndim == 3 and data.shape[-1] in (3, 4):
-            data = _colours_to_ids(data[..., :3])
+            data = _colours_to_ids(data[..., :3], path)
     elif suffix == ".npy":
         data = _guarded(path, lambda: np.load(path, allow_pickle=False))
     elif suffix == ".npz":
@@ -187,10 +187,23 @@ def _read_npz(path: Path) -> np.ndarray:
     )
 
 
-def _colours_to_ids(rgb: np.ndarray) -> np.ndarray:
+#: a colour label PNG of over 256 colours has segments of this many pixels on average,
+#: at least; fewer is a photograph or an overlay (every blended pixel its own colour)
+MIN_PIXELS_PER_COLOUR = 16
+
+
+def _colours_to_ids(rgb: np.ndarray, path: Path) -> np.ndarray:
     packed = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8)
     packed |= rgb[..., 2].astype(np.int64)
     colours, ids = np.unique(packed, return_inverse=True)
+    if len(colours) > max(256, packed.size / MIN_PIXELS_PER_COLOUR):
+        hint = ""
+        if path.name.endswith("_overlay.png"):
+            hint = f"; score the labels file {path.name[: -len('_overlay.png')]}_labels.tif"
+        raise ImageReadError(
+            f"{path} is not a label image: {len(colours)} colours in {packed.size} pixels "
+            f"look like a photograph or an overlay{hint}"
+        )
     if colours[0] != 0:  # no black: every colour is a segment
         ids = ids + 1
     return ids.reshape(rgb.shape[:2])

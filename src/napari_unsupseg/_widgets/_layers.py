@@ -16,6 +16,9 @@ from .._preprocess import MAX_CHANNELS
 
 #: channel-axis value meaning "colour, the last axis of an RGB(A) layer"
 RGB = "rgb"
+#: a first axis this short, before two long ones, is taken for channels (a stack of 2
+#: or 3 planes is rare; 2-3 fluorescence channels are everyday); 4 or more: planes
+MAX_GUESSED_CHANNELS = 3
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def channel_choices(layer) -> list[tuple[str, object]]:
 
 
 def default_channel(layer):
-    """The channel axis napari users would expect: RGB, else the layer's metadata."""
+    """The channel axis napari users would expect: RGB, else the layer's metadata, else
+    a short first axis (2 or 3 entries) of a 3D layer."""
     if layer is None:
         return None
     if layer.rgb:
@@ -83,6 +87,8 @@ def default_channel(layer):
         axis = int(axis) % ndim
         if 1 < shape[axis] <= MAX_CHANNELS:  # only what the picker offers
             return axis
+    if ndim == 3 and 2 <= shape[0] <= MAX_GUESSED_CHANNELS and min(shape[1:]) >= 16:
+        return 0  # (2, 200, 200) is two channels of one image, not a 2-plane stack
     return None
 
 

@@ -62,14 +62,17 @@ def device_used(method: str, device: str) -> str:
 
 def throttled(report: Callable[[Progress], None], interval: float = 0.05):
     """Forward at most one event per ``interval`` seconds, but every preview and the
-    last iteration: a fast engine must not flood the GUI thread with events that it
-    would only drain long after a Cancel."""
+    last iteration (by count, or the label count reaching its goal): a fast engine
+    must not flood the GUI thread with events that it would only drain long after a
+    Cancel."""
     last = -float("inf")
 
     def forward(event: Progress) -> None:
         nonlocal last
         now = time.perf_counter()
         final = bool(event.total) and event.iteration >= event.total
+        reached = event.goal is not None and event.n_labels is not None
+        final = final or (reached and event.n_labels <= event.goal)  # the run stops here
         if event.labels is not None or final or now - last >= interval:
             last = now
             report(event)

@@ -24,6 +24,8 @@ from napari.utils.notifications import show_error, show_info
 
 from ..evaluation import metrics_of, rows_of, write_csv
 from ..evaluation._scores import Evaluation, check_thresholds, threshold_key
+from ._fold import Folded, fit_narrow
+from ._wording import COLUMN_NAMES, metric_name, number_text
 
 #: metadata marking the layers this widget made (kept out of its own pickers)
 OUTPUT_TAG = {"created_by": "napari-unsupseg", "evaluation_output": True}
@@ -34,6 +36,8 @@ CURVE_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0001, 0.05), 2).tolist())
 HISTOGRAM = "IoU histogram"
 F1_CURVE = "F1 vs IoU threshold"
 SEGMENT_COLUMNS = ("annotator", "gt_id", "size", "best_pred_id", "iou", "matched")
+#: smallest heights of the tables and the plot: the dock fits beside the segmenter's
+TABLE_HEIGHT, PLOT_HEIGHT = 90, 120
 #: how label 0 is read: the choices shown and the ``ignore_background`` they pass
 BACKGROUND_CHOICES = {"usual per metric": None, "background": True, "a segment": False}
 
@@ -152,11 +156,6 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
         ) from None
 
 
-def _shown(value):
-    """A cell value: floats rounded for reading, the exact numbers stay in the CSV."""
-    return round(value, 4) if isinstance(value, float) else value
-
-
 class EvaluateWidget(Container):
     """Score a prediction Labels layer against a ground-truth Labels layer."""
 
@@ -225,7 +224,7 @@ class EvaluateWidget(Container):
         self._segments_table = Table(name="segments", label="segments")
         for table in (self._metrics_table, self._segments_table):
             table.read_only = True
-            table.min_height = 160
+            table.min_height = TABLE_HEIGHT
             table.native.horizontalHeader().setStretchLastSection(True)
         self._segments_table.native.setSelectionBehavior(
             self._segments_table.native.SelectionBehavior.SelectRows
@@ -235,16 +234,22 @@ class EvaluateWidget(Container):
         )
         self._plot_kind = ComboBox(name="plot", choices=[HISTOGRAM, F1_CURVE], value=HISTOGRAM)
         self._export_button = PushButton(name="export", text="Export tables to CSV…")
-        self.extend(
+        # scoring options folded: with both docks open the window outgrew a laptop screen
+        self._options = Folded(
+            "Options",
             [
-                self._prediction,
-                self._truth,
                 self._split,
                 self._ignore_background,
                 self._thresholds,
                 self._boundary,
                 self._heat_map,
                 self._missed,
+            ],
+        )
+        self.extend(
+            [
+                self._prediction,
+                self._truth,
                 self._run_button,
                 self._status,
                 self._metrics_table,
@@ -254,7 +259,9 @@ class EvaluateWidget(Container):
             ]
         )
         self._figure, self._canvas = _make_canvas()
+        self.native.layout().insertWidget(2, self._options.native)  # under the pickers
         self.native.layout().addWidget(self._canvas)
+        fit_narrow(self)
 
         self._run_button.changed.connect(self.run)
         self._export_button.changed.connect(self._on_export_clicked)
@@ -396,9 +403,9 @@ class EvaluateWidget(Container):
     # ------------------------------------------------------------------- results
     def _fill_tables(self, result: _Result) -> None:
         metrics = result.metrics
-        self._metrics_table.value = {
-            "data": [[_shown(value)] for value in metrics.values()],
-            "index": list(metrics),
+        self._metrics_table.value = {  # readable names and text; exact numbers in the CSV
+            "data": [[number_text(value)] for value in metrics.values()],
+            "index": [metric_name(key) for key in metrics],
             "columns": ["value"],
         }
         columns = list(SEGMENT_COLUMNS)
@@ -408,9 +415,9 @@ class EvaluateWidget(Container):
         table.native.clearSelection()
         table.native.setUpdatesEnabled(False)  # one repaint for thousands of rows
         table.value = {
-            "data": [[_shown(row[c]) for c in columns] for row in result.segments],
+            "data": [[number_text(row[c]) for c in columns] for row in result.segments],
             "index": [str(i + 1) for i in range(len(result.segments))],
-            "columns": columns,
+            "columns": [COLUMN_NAMES[c] for c in columns],
         }
         table.native.setUpdatesEnabled(True)
 
@@ -468,17 +475,16 @@ class EvaluateWidget(Container):
         truth.visible = True
         truth.selected_label = row["gt_id"]
         truth.show_selected_label = True
-        self._lower_outputs_below(truth)
+        self._raise_to_top(truth)
         self._centre_on(truth, row)
 
-    def _lower_outputs_below(self, truth: Labels) -> None:
-        """Move this widget's own layers under the ground truth, so the highlighted
-        segment is not hidden by the heat map; the user's layers keep their order."""
+    def _raise_to_top(self, truth: Labels) -> None:
+        """Draw the ground truth over every other layer: the highlighted segment was
+        hidden under the user's predictions and the heat map. Only the order changes."""
         layers = self._viewer.layers
-        for layer in [layer for layer in layers if _is_output(layer)]:
-            index, below = layers.index(layer), layers.index(truth)
-            if index > below:
-                layers.move(index, below)
+        index = layers.index(truth)
+        if index != len(layers) - 1:
+            layers.move(index, len(layers))
 
     def _centre_on(self, layer: Labels, row: dict) -> None:
         """Move the sliders and the camera to the centre of a ground-truth segment."""
@@ -571,5 +577,5 @@ def _make_canvas():
 
     figure = Figure(figsize=(4, 2.6), dpi=100)
     canvas = FigureCanvasQTAgg(figure)
-    canvas.setMinimumHeight(220)
+    canvas.setMinimumHeight(PLOT_HEIGHT)
     return figure, canvas

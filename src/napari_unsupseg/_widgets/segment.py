@@ -34,7 +34,8 @@ from .._output import OUTPUTS
 from .._progress import Progress, SegmentationCancelled
 from .._registry import available_methods, get_method
 from .._threads import DEFAULT_THREADS, MAX_THREADS
-from . import _layers
+from . import _about, _layers, _progress_text, _warmup
+from ._fold import Folded, fit_narrow
 from ._objects import BackgroundPicker
 from ._params import param_widget
 from ._worker import Job, Outcome, ProgressRelay, describe_error, run_job
@@ -46,6 +47,8 @@ WHOLE_STACK = "whole stack"
 CREATED_BY = "napari-unsupseg"
 #: after Cancel, wait this long for the engine to stop before giving the UI back anyway
 CANCEL_GRACE_MS = 1000
+#: napari's default opacity of a Labels layer; the preview is fainter
+RESULT_OPACITY, PREVIEW_OPACITY = 0.7, 0.6
 
 _EXTENT_HELP = (
     "Current plane: segment only the 2D plane shown now (the slider position); the "
@@ -77,10 +80,19 @@ class _Run:
     worker: object = None
     preview: Labels | None = None
     last: Progress | None = None
+    first_labels: int | None = None
+    layer: object = None  # the source layer: removing it cancels the run
+    why_cancelled: str = ""
+
+
+def _made_here(layer) -> bool:
+    """A layer this plugin wrote (a result, a preview, an evaluation heat map)."""
+    metadata = layer.metadata if isinstance(layer.metadata, dict) else {}
+    return metadata.get("created_by") == CREATED_BY
 
 
 def _is_output(layer) -> bool:
-    return isinstance(layer, Labels) and layer.metadata.get("created_by") == CREATED_BY
+    return isinstance(layer, Labels) and _made_here(layer)
 
 
 class SegmentWidget(Container):
@@ -96,6 +108,7 @@ class SegmentWidget(Container):
         self._param_widgets: dict = {}
         self._relay = ProgressRelay()
         self._relay.progressed.connect(self._on_progress)
+        _warmup.start()
 
         self._image = ComboBox(
             name="image", choices=self._image_choices, tooltip="Image layer to segment."
@@ -145,7 +158,7 @@ class SegmentWidget(Container):
             name="run_on",
             label="run on",
             choices=[CURRENT_PLANE, WHOLE_STACK],
-            value=CURRENT_PLANE,
+            value=WHOLE_STACK,  # a stack is one specimen: segmented as one, ids consistent
             tooltip=_EXTENT_HELP,
         )
         self._device = ComboBox(
@@ -189,20 +202,28 @@ class SegmentWidget(Container):
                 self._about,
                 self._output,
                 self._diameter,
+                self._run_button,
+                self._progress,
+                self._status,
                 self._background,
-                self._scribble_row,
+            ]
+        )
+        # everything else, folded: the method's own parameters first (see _on_method)
+        self._advanced = Folded(
+            "Advanced",
+            [
                 self._channel,
                 self._extent,
+                self._scribble_row,
                 self._device,
                 self._seed,
                 self._threads,
                 self._new_layer,
                 self._keep_preview,
-                self._run_button,
-                self._progress,
-                self._status,
-            ]
+            ],
         )
+        self.native.layout().addWidget(self._advanced.native)
+        fit_narrow(self)
 
         self._image.changed.connect(self._on_image)
         self._channel.changed.connect(self._sync_extent)
@@ -274,12 +295,17 @@ class SegmentWidget(Container):
         return scribbles
 
     # ------------------------------------------------------------- form upkeep
+    def _inputs(self, kind) -> list:
+        """The user's layers of ``kind``: never one this plugin wrote (a heat map is no
+        image to segment, a result no scribble)."""
+        layers = self._viewer.layers
+        return [(x.name, x) for x in layers if isinstance(x, kind) and not _made_here(x)]
+
     def _image_choices(self, _=None):
-        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]
+        return self._inputs(Image)
 
     def _scribble_choices(self, _=None):
-        labels = [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Labels)]
-        return [("none", None), *labels]
+        return [("none", None), *self._inputs(Labels)]
 
     def _channel_choices(self, _=None):
         return _layers.channel_choices(self._image.value)
@@ -290,6 +316,10 @@ class SegmentWidget(Container):
     def _refresh_layers(self, *_):
         self._image.reset_choices()
         self._scribbles.reset_choices()
+        run = self._run
+        if run is not None and run.layer is not None and run.layer not in self._viewer.layers:
+            run.why_cancelled = f": its image '{run.source}' was removed"
+            self.cancel()
 
     def _follow_active(self, *_):
         """The picker follows the active layer when that is an image."""
@@ -319,24 +349,29 @@ class SegmentWidget(Container):
 
     def _on_method(self, *_):
         spec = get_method(self._method.value)
+        fields = self._advanced.fields
         for widget in self._param_widgets.values():
-            self.remove(widget)
+            fields.remove(widget)
         self._param_widgets = {}
-        index = self.index(self._about) + 1
+        index = 0
         for param in spec.params:
             widget = param_widget(param)
             if widget is not None:
-                self.insert(index, widget)
+                fields.insert(index, widget)
                 self._param_widgets[param.name] = widget
                 index += 1
+        fit_narrow(fields)
+        self._advanced.title = f"Advanced: {spec.name} settings"
         for widget in self._param_widgets.values():
             widget.changed.connect(self._sync_relevance)
         self._sync_relevance()
-        self._about.value = spec.description + (f"\n({spec.paper})" if spec.paper else "")
-        self._method.tooltip = spec.description
+        self._about.value = _about.good_for(spec.name, spec.description)
+        self._method.tooltip = self._about.tooltip = _about.tooltip(spec.name, spec.description)
         self._scribble_row.visible = any(p.name == "scribbles" for p in spec.params)
         if spec.uses_torch and not self._devices_listed:
             self._list_devices()
+        if spec.uses_torch:
+            _warmup.start_torch()
         self._device.visible = self._threads.visible = spec.uses_torch
 
     def _sync_relevance(self, *_):
@@ -429,6 +464,7 @@ class SegmentWidget(Container):
             record=record,
             new_layer=self._new_layer.value,
             keep_preview=self._keep_preview.value,
+            layer=layer,
         )
 
     @staticmethod
@@ -450,7 +486,12 @@ class SegmentWidget(Container):
         def report(event: Progress) -> None:
             self._relay.progressed.emit((run, event))
 
-        worker = create_worker(run_job, run.job, report, stop, _ignore_errors=True)
+        def work() -> Outcome:
+            outcome = run_job(run.job, report, stop)
+            _warmup.wait(timeout=60)  # the result's add_labels must not compile on the GUI
+            return outcome
+
+        worker = create_worker(work, _ignore_errors=True)
         worker.returned.connect(partial(self._on_returned, run))
         worker.errored.connect(partial(self._on_errored, run))
         run.worker = worker
@@ -468,10 +509,11 @@ class SegmentWidget(Container):
         if not self._current(run) or run.cancel.is_set():
             return
         run.last = event
-        if event.total:
-            self._progress.value = 100 * min(event.iteration, event.total) / event.total
-        self._status.value = _describe(event)
-        if event.labels is not None:
+        if run.first_labels is None and event.n_labels is not None:
+            run.first_labels = event.n_labels
+        self._progress.value = 100 * _progress_text.fraction(event, run.first_labels)
+        self._status.value = _progress_text.describe(event)
+        if event.labels is not None and _warmup.is_done():  # else the next one shows
             self._show_preview(run, event.labels)
 
     def _show_preview(self, run: _Run, labels: np.ndarray) -> None:
@@ -484,7 +526,7 @@ class SegmentWidget(Container):
         run.preview = self._viewer.add_labels(
             data,
             name=f"{run.target} (preview)",
-            opacity=0.6,
+            opacity=PREVIEW_OPACITY,
             metadata={"created_by": CREATED_BY, "preview": True},
             **geometry.layer_kwargs(),
         )
@@ -537,6 +579,14 @@ class SegmentWidget(Container):
             data = labels
         runs = [*existing.metadata.get("runs", []), record] if existing is not None else [record]
         metadata = {**record, "runs": runs}
+        preview = run.preview
+        if existing is None and not run.plane and preview in self._viewer.layers:
+            # the preview becomes the result: adding a layer and removing another costs
+            # napari a vispy visual and a full garbage collection on the GUI thread
+            run.preview = None
+            preview.data, preview.metadata = data, metadata
+            preview.name, preview.opacity = run.target, RESULT_OPACITY
+            return preview
         if existing is None:
             return self._viewer.add_labels(
                 data, name=run.target, metadata=metadata, **run.geometry.layer_kwargs()
@@ -594,7 +644,7 @@ class SegmentWidget(Container):
             }
         else:
             self._drop_preview(run)
-        self._status.value = f"Cancelled{where}."
+        self._status.value = f"Cancelled{where}{run.why_cancelled}."
         self._finish()
 
     def _drop_preview(self, run: _Run) -> None:
@@ -606,14 +656,3 @@ class SegmentWidget(Container):
         self._run = None
         self._run_button.text = "Run"
         self._run_button.enabled = True
-
-
-def _describe(event: Progress) -> str:
-    parts = [event.stage] if event.stage else []
-    if event.total:
-        parts.append(f"iteration {event.iteration} / {event.total}")
-    if event.n_labels is not None:
-        parts.append(f"{event.n_labels} labels")
-    if event.loss is not None:
-        parts.append(f"loss {event.loss:.3g}")
-    return " · ".join(parts)

@@ -167,6 +167,7 @@ def train(
                     loss=loss_value,
                     labels=labels if preview is not None else None,
                     stage="training",
+                    goal=config.min_labels or None,
                 )
             if config.min_labels > 0 and q <= config.min_labels:
                 state.stopped_by = "min_labels"

@@ -1,0 +1,54 @@
+"""One line per method on what it is good for, in the dock; the papers in its tooltip.
+
+A biologist choosing a method wants to know when to use it, not its loss function;
+the citation stays one hover away.
+"""
+
+from __future__ import annotations
+
+GOOD_FOR = {
+    "cnn": "The first thing to try, on photographs and microscopy alike: learns from "
+    "this image alone; the progress bar tells how far it is.",
+    "kmeans": "Fast: a few well-separated intensities or colours (stained nuclei on a "
+    "dark background). Set the number of classes.",
+    "gmm": "Like k-means, for classes of different spread (a dim cytoplasm beside "
+    "bright nuclei). Set the number of classes.",
+    "felzenszwalb": "Fast regions that follow edges, in photographs; no training.",
+    "gmm+kmeans": "More robust classes than k-means alone when the intensities overlap.",
+    "cnn-superpixel": "The original self-training CNN: regions that follow superpixel "
+    "edges; slower.",
+    "cnn-continuity": "Self-training CNN that keeps regions smooth; takes scribbles to "
+    "steer it. Stops at a label count.",
+    "cnn-fsf": "Like cnn-continuity, weighting colour over smoothness each step; fewer, "
+    "larger regions. Stops at a label count.",
+    "cnn-scf": "Like cnn-continuity, weighting smoothness over colour each step. Stops "
+    "at a label count.",
+    "cnn+kmeans": "A set number of classes from the CNN's learnt features: when you know "
+    "how many kinds of structure there are.",
+}
+
+CITATIONS = {
+    "cnn": "Kim, Kanezaki & Tanaka 2020, 'Unsupervised Learning of Image Segmentation "
+    "Based on Differentiable Feature Clustering', with the weighting of Guermazi, "
+    "Ksantini & Khan, 'A Dynamically Weighted Loss Function for Unsupervised Image "
+    "Segmentation'",
+    "kmeans": "MacQueen 1967; scikit-learn's KMeans",
+    "gmm": "scikit-learn's GaussianMixture",
+    "felzenszwalb": "Felzenszwalb & Huttenlocher 2004, 'Efficient Graph-Based Image Segmentation'",
+    "cnn-superpixel": "Kanezaki 2018, 'Unsupervised Image Segmentation by Backpropagation'",
+    "cnn-continuity": "Kim, Kanezaki & Tanaka 2020, 'Unsupervised Learning of Image "
+    "Segmentation Based on Differentiable Feature Clustering'",
+    "cnn-fsf": "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
+    "Unsupervised Image Segmentation' (feature similarity focus)",
+    "cnn-scf": "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
+    "Unsupervised Image Segmentation' (spatial continuity focus)",
+}
+
+
+def good_for(name: str, description: str) -> str:
+    return GOOD_FOR.get(name, description)
+
+
+def tooltip(name: str, description: str) -> str:
+    cited = CITATIONS.get(name)
+    return description + (f"\nSource: {cited}." if cited else "")
