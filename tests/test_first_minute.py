@@ -133,6 +133,7 @@ DOCK_WIDTH = 420
 
 def test_the_dock_shows_a_handful_of_fields_and_folds_the_rest(viewer_widget):
     viewer, widget = viewer_widget
+    widget._output.value = "auto"  # what a new user sees (the shared fixture asks for classes)
     viewer.add_image(blocks((2, 64, 64)), name="a long image layer name, as files have")
     dock = widget.native.parentWidget()
     while dock is not None and not hasattr(dock, "setFeatures"):  # the QDockWidget

@@ -269,9 +269,9 @@ def run_segmentation(
             f"for an image of spatial shape {features.shape[:-1]}"
         )
     classes = relabel_by_size(labels)
-    if plan.kind != "classes":  # a last step the user can see and cancel
-        reporter.update(0, 1, stage=f"making {plan.kind}")
     with pinned_threads(1, uses_torch=False):
+        if plan.kind != "classes":  # a last step the user can see and cancel
+            reporter.update(0, 1, stage=f"making {plan.kind}")
         labels = plan.finish(classes).reshape(spatial_shape)
     return Segmentation(labels, classes.reshape(spatial_shape), plan)
 
