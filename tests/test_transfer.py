@@ -238,3 +238,16 @@ def test_discriminator_is_the_papers():
     assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) for c in convs)
     relus = [m for m in net if isinstance(m, nn.LeakyReLU)]
     assert len(relus) == 4 and all(r.negative_slope == 0.2 for r in relus)
+
+
+def test_the_method_page_shows_the_generated_parameter_table():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("figures", root / "scripts/make_figures.py")
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    text = (root / "docs/methods/transfer.md").read_text()
+    assert figures.current_table(text) == figures.param_table("transfer")
+    assert "methods/transfer.md" in (root / "docs/index.md").read_text()
