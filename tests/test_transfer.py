@@ -185,6 +185,18 @@ def test_transfer_is_guided_not_listed_among_unsupervised_methods():
         ({"lambda_adv": -1}, ValueError, "out of range"),
         ({"label_zero": "maybe"}, ValueError, "must be one of"),
     ],
+    ids=[
+        "no-source-image",
+        "no-source-labels",
+        "labels-shape",
+        "float-labels",
+        "one-class",
+        "other-channels",
+        "tiny-target",
+        "empty-list",
+        "negative-lambda",
+        "unknown-label-zero",
+    ],
 )
 def test_bad_input_is_refused_clearly_and_nothing_is_changed(small, change, error, words):
     source, classes, target, _ = small

@@ -24,7 +24,7 @@ PARAMS = (
         "unlabelled pixels that teach nothing (partial annotations).",
         choices=("class", "unlabelled"),
     ),
-    Param("max_iter", 200, "int", "Training iterations (random crops of both).", min=1),
+    Param("max_iter", 300, "int", "Training iterations (random crops of both).", min=1),
     Param(
         "warmup",
         50,
