@@ -9,7 +9,7 @@ trained on the source alone). Scored by the mean over the target's classes of th
 with the same id (ids are the source's, so no matching is needed).
 
     python scripts/bench_transfer.py [--size 256] [--cells 18] [--seeds 0 1 2 3 4]
-        [--device cpu] [--threads 1]
+        [--device cpu] [--threads 1] [--set max_iter=600 ...]
 """
 
 from __future__ import annotations
@@ -36,7 +36,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="parameters for both runs, e.g. max_iter=600"
+    )
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.set)
 
     import torch
 
@@ -53,8 +57,10 @@ def main() -> None:
         "source_image": source,
         "source_labels": cell_classes(source_truth),
         "device": args.device,
+        **settings,
     }
-    rows = {"transfer (defaults)": {}, "source only (lambda_adv=0)": {}}
+    note = ", ".join(args.set) or "defaults"
+    rows = {f"transfer ({note})": {}, "source only (lambda_adv=0)": {}}
     for seed in args.seeds:
         for name, extra in zip(rows, ({}, {"lambda_adv": 0.0}), strict=True):
             started = time.perf_counter()
