@@ -10,6 +10,7 @@ and target made from different seeds; see docs/methods/transfer.md).
 from __future__ import annotations
 
 from .._registry import MethodSpec, Param
+from .engine import LABEL_ZERO
 
 PARAMS = (
     Param("source_image", None, "array", "The annotated image (same channels as the target)."),
@@ -22,7 +23,7 @@ PARAMS = (
         "str",
         "What label 0 of the source is: a class (background) like the others, or "
         "unlabelled pixels that teach nothing (partial annotations).",
-        choices=("class", "unlabelled"),
+        choices=LABEL_ZERO,
     ),
     Param("max_iter", 300, "int", "Training iterations (random crops of both).", min=1),
     Param(
