@@ -61,6 +61,7 @@ def class_miou(found, truth):
 def test_transfer_recovers_the_targets_classes_where_source_only_training_fails(pair):
     source, classes, target, truth = pair
     run = {"channel_axis": 0, "source_image": source, "source_labels": classes, "device": "cpu"}
+    run["max_iter"] = 300  # half the default: enough on this small pair (benchmarks.md)
     adapted = us.segment(target, "transfer", **run)
     alone = us.segment(target, "transfer", lambda_adv=0.0, **run)
     adapted_score, alone_score = class_miou(adapted, truth), class_miou(alone, truth)
@@ -263,3 +264,9 @@ def test_the_method_page_shows_the_generated_parameter_table():
     text = (root / "docs/methods/transfer.md").read_text()
     assert figures.current_table(text) == figures.param_table("transfer")
     assert "methods/transfer.md" in (root / "docs/index.md").read_text()
+
+
+def test_segment_series_points_to_the_list_form_of_transfer(small):
+    target = small[2]
+    with pytest.raises(ValueError, match="transfer_labels with the list"):
+        us.segment_series([target, target], "transfer", channel_axis=0)

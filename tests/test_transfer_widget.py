@@ -57,17 +57,21 @@ def test_transfer_labels_an_image_and_a_stack_with_the_source_ids(qtbot, scene, 
     assert set(np.unique(image.data)) <= {0, 3, 6}
     assert image.metadata["method"] == "transfer" and image.metadata["seed"] == 0
     assert image.metadata["source_labels_layer"] == "classes"
+    assert stack.metadata["target_layer"] == "stack"
     assert not [layer for layer in viewer.layers if "preview" in layer.name]
     for name, data in before.items():  # the user's layers are untouched
         np.testing.assert_array_equal(viewer.layers[name].data, data)
 
 
-def test_cancel_gives_the_ui_back_and_adds_no_layer(qtbot, scene, errors):
+def test_live_preview_then_cancel_gives_the_ui_back_and_adds_no_layer(qtbot, scene, errors):
     viewer, widget = scene
     configure(widget, viewer, ["target"], max_iter=100_000)
     n_layers = len(viewer.layers)
     widget.run()
-    qtbot.waitUntil(lambda: "iteration" in widget._status.value, timeout=60_000)
+    names = lambda: [layer.name for layer in viewer.layers]  # noqa: E731
+    qtbot.waitUntil(lambda: "target transfer (preview)" in names(), timeout=60_000)
+    preview = viewer.layers["target transfer (preview)"]
+    assert preview.data.shape == (64, 64) and set(np.unique(preview.data)) <= {0, 3, 6}
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.is_running, timeout=5_000)
     assert widget._status.value.startswith("Cancelled")

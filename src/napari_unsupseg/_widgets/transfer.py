@@ -38,7 +38,7 @@ METHOD = "transfer"
 @dataclass
 class _Run:
     job: Job
-    targets: list  # (output name, Geometry) per target layer
+    targets: list  # (target layer name, Geometry of its output) per target
     record: dict
     cancel: threading.Event = field(default_factory=threading.Event)
     preview: Labels | None = None
@@ -198,8 +198,7 @@ class TransferWidget(Container):
         seed = int(self._seed.value)
         job = Job([channel_last(t) for t in targets], METHOD, -1, seed, self._device.value, params)
         outputs = [
-            (f"{t.name} transfer", _layers.output_geometry(t, _layers.default_channel(t)))
-            for t in targets
+            (t.name, _layers.output_geometry(t, _layers.default_channel(t))) for t in targets
         ]
         record = {
             "created_by": CREATED_BY,
@@ -251,7 +250,7 @@ class TransferWidget(Container):
             return
         run.preview = self._viewer.add_labels(
             data,
-            name=f"{name} (preview)",
+            name=f"{name} transfer (preview)",
             opacity=0.6,
             metadata={"created_by": CREATED_BY, "preview": True},
             **geometry.layer_kwargs(),
@@ -265,11 +264,9 @@ class TransferWidget(Container):
             return
         record = {**run.record, "device": outcome.device, "run_time_s": round(outcome.seconds, 3)}
         names = []
-        for labels, (name, geometry) in zip(outcome.labels, run.targets, strict=True):
-            self._write(
-                name, geometry, labels, {**record, "target_layer": name[: -len(" transfer")]}
-            )
-            names.append(name)
+        for labels, (target, geometry) in zip(outcome.labels, run.targets, strict=True):
+            names.append(f"{target} transfer")
+            self._write(names[-1], geometry, labels, {**record, "target_layer": target})
         self._drop_preview(run)
         self._status.value = f"Done in {outcome.seconds:.1f} s on {outcome.device}: " + ", ".join(
             f"'{n}'" for n in names

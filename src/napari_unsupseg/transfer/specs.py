@@ -25,7 +25,7 @@ PARAMS = (
         "unlabelled pixels that teach nothing (partial annotations).",
         choices=LABEL_ZERO,
     ),
-    Param("max_iter", 300, "int", "Training iterations (random crops of both).", min=1),
+    Param("max_iter", 600, "int", "Training iterations (random crops of both).", min=1),
     Param(
         "warmup",
         50,
