@@ -69,12 +69,14 @@ def _number(value, infinity: str) -> str:
     return f"{value:g}"
 
 
-def _range(param) -> str:
+def _range(param, guided: bool = False) -> str:
     if param.choices is not None:
         text = ", ".join(f"`{c}`" for c in param.choices)
     elif param.kind in ("int", "float"):
         low, high = _number(param.min, "−∞"), _number(param.max, "∞")
         text = f"{low} … {high}"
+    elif param.kind == "array" and guided:
+        text = "array (Python) or layer (widget)"
     elif param.kind == "array":
         text = "label array (Python) or label file (`--param`)"
     else:
@@ -86,7 +88,7 @@ def _range(param) -> str:
 
 def param_table(method: str) -> str:
     """The method's parameters as a Markdown table, straight from the registry."""
-    spec = us.available_methods()[method]
+    spec = us.get_method(method)
     rows = [
         TABLE_BEGIN,
         "",
@@ -96,7 +98,8 @@ def param_table(method: str) -> str:
     for param in spec.params:
         default = "none" if param.default is None else f"`{param.default}`"
         help_text = param.help.replace("|", "\\|")
-        rows.append(f"| `{param.name}` | {default} | {_range(param)} | {help_text} |")
+        text = _range(param, spec.guided)
+        rows.append(f"| `{param.name}` | {default} | {text} | {help_text} |")
     rows += ["", TABLE_END]
     return "\n".join(rows)
 
@@ -111,7 +114,7 @@ def current_table(text: str) -> str | None:
 
 def write_tables() -> None:
     """Refresh the parameter table of every method page from the registry."""
-    for method in us.available_methods():
+    for method in [*us.available_methods(), "transfer"]:
         path = page(method)
         text = path.read_text()
         old = current_table(text)

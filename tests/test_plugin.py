@@ -47,7 +47,7 @@ def test_widgets_sit_in_the_segment_and_measure_menus():
     menus = MANIFEST.contributions.menus
     segment = [item.command for item in menus["napari/layers/segment"]]
     measure = [item.command for item in menus["napari/layers/measure"]]
-    assert segment == ["napari-unsupseg.segment_widget"]
+    assert segment == ["napari-unsupseg.segment_widget", "napari-unsupseg.transfer_widget"]
     assert measure == ["napari-unsupseg.evaluate_widget", "napari-unsupseg.inspect_widget"]
 
 

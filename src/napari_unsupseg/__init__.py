@@ -7,10 +7,11 @@ first time a CNN method runs.
 from ._api import segment
 from ._memory import InsufficientMemoryError
 from ._progress import Progress, SegmentationCancelled
-from ._registry import MethodSpec, Param, available_methods
+from ._registry import MethodSpec, Param, available_methods, get_method
 from .cnn.reference import segment_series
 from .evaluation import best_match_ious, evaluate, segment_table, write_csv
 from .measurements import measure
+from .transfer.api import transfer_labels
 
 __version__ = "0.1.0"
 
@@ -24,9 +25,11 @@ __all__ = [
     "available_methods",
     "best_match_ious",
     "evaluate",
+    "get_method",
     "measure",
     "segment",
     "segment_series",
     "segment_table",
+    "transfer_labels",
     "write_csv",
 ]

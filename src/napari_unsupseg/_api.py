@@ -86,6 +86,40 @@ def _squeeze_spatial(features: np.ndarray) -> np.ndarray:
     return features
 
 
+def run_guarded(call, method: str, device, uses_torch: bool):
+    """``call()``, with running out of memory (RAM or GPU) turned into an
+    :class:`InsufficientMemoryError` that says what to change, and the memory the
+    failed run held released."""
+    try:
+        return call()
+    except InsufficientMemoryError:
+        raise  # already says what would fit
+    except MemoryError as error:
+        _drop_frames(error)
+        raise InsufficientMemoryError(
+            f"{method!r} ran out of memory: {error or 'no memory left'}. "
+            f"{_MEMORY_ADVICE['torch' if uses_torch else 'classical']}"
+        ) from error
+    except RuntimeError as error:
+        if not _is_out_of_memory(error):
+            raise
+        text = str(error).lower()
+        on_gpu = any(word in text for word in ("cuda", "gpu", "mps", "cudnn"))
+        on_cpu = "cpuallocator" in text or "can't allocate memory" in text
+        on_cpu = on_cpu or (device == "cpu" and not on_gpu)
+        _drop_frames(error)
+        _release_gpu_memory()
+        if on_cpu:
+            raise InsufficientMemoryError(
+                f"{method!r} ran out of memory (the computer's main memory is full). "
+                f"{_MEMORY_ADVICE['torch']}"
+            ) from error
+        raise InsufficientMemoryError(
+            f"{method!r} ran out of GPU memory (device {device!r}): the image is too big for "
+            f"the GPU with these settings. {_GPU_ADVICE}"
+        ) from error
+
+
 def segment(
     image,
     method: str = "cnn",
@@ -149,8 +183,22 @@ def segment(
     -------
     numpy.ndarray
         int32 labels with the image's spatial shape, numbered 1..K largest first
-        (objects: 0 = background).
+        (objects: 0 = background; ``method="transfer"``: the ids of its
+        ``source_labels``, and a list of label arrays for a list of images; see
+        :func:`napari_unsupseg.transfer_labels`).
     """
+    if get_method(method).guided:  # prepares its source and target alike; keeps the ids
+        with pinned_threads(check_threads(threads), uses_torch=True):
+            return get_method(method).load()(
+                image,
+                channel_axis=channel_axis,
+                seed=seed,
+                device=device,
+                progress=progress,
+                should_stop=should_stop,
+                normalize=normalize,
+                **params,
+            )
     return run_segmentation(
         image,
         method,
@@ -233,35 +281,12 @@ def run_segmentation(
 
     reporter = Reporter(progress, should_stop, finalize_labels=finalize)
     reporter.check()
-    try:
+
+    def run_method():
         with pinned_threads(threads, uses_torch=spec.uses_torch):  # same labels anywhere
-            labels = spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
-    except InsufficientMemoryError:
-        raise  # already says what would fit
-    except MemoryError as error:
-        _drop_frames(error)
-        raise InsufficientMemoryError(
-            f"{method!r} ran out of memory: {error or 'no memory left'}. "
-            f"{_MEMORY_ADVICE['torch' if spec.uses_torch else 'classical']}"
-        ) from error
-    except RuntimeError as error:
-        if not _is_out_of_memory(error):
-            raise
-        text = str(error).lower()
-        on_gpu = any(word in text for word in ("cuda", "gpu", "mps", "cudnn"))
-        on_cpu = "cpuallocator" in text or "can't allocate memory" in text
-        on_cpu = on_cpu or (device == "cpu" and not on_gpu)
-        _drop_frames(error)
-        _release_gpu_memory()
-        if on_cpu:
-            raise InsufficientMemoryError(
-                f"{method!r} ran out of memory (the computer's main memory is full). "
-                f"{_MEMORY_ADVICE['torch']}"
-            ) from error
-        raise InsufficientMemoryError(
-            f"{method!r} ran out of GPU memory (device {device!r}): the image is too big for "
-            f"the GPU with these settings. {_GPU_ADVICE}"
-        ) from error
+            return spec.load()(features, seed=seed, device=device, reporter=reporter, **resolved)
+
+    labels = run_guarded(run_method, method, device, spec.uses_torch)
     labels = np.asarray(labels)
     if labels.shape != features.shape[:-1]:
         raise RuntimeError(

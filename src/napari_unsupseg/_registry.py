@@ -110,6 +110,9 @@ class MethodSpec:
     #: ``module:function(spatial_shape, n_channels, params, device) -> bytes``; the
     #: run is refused up front when the estimate does not fit in available memory.
     memory_estimate: str = "napari_unsupseg._memory:classical_estimate"
+    #: guided by a labelled source image: not among :func:`available_methods`; its entry
+    #: point takes the user's image and :func:`napari_unsupseg.segment`'s keywords
+    guided: bool = False
     _param_index: dict[str, Param] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -150,6 +153,8 @@ def _import(entry_point: str):
 
 
 _ENGINE_MODULES = ("napari_unsupseg.classical", "napari_unsupseg.cnn.specs")
+#: methods that need more than the image (a labelled source): found by name only
+_GUIDED_MODULES = ("napari_unsupseg.transfer.specs",)
 
 
 def available_methods() -> dict[str, MethodSpec]:
@@ -162,8 +167,16 @@ def available_methods() -> dict[str, MethodSpec]:
     return {"cnn": default, **methods} if default is not None else methods
 
 
+def guided_methods() -> dict[str, MethodSpec]:
+    """Methods guided by a labelled source image (label transfer), by name."""
+    return {
+        module.METHOD.name: module.METHOD
+        for module in map(importlib.import_module, _GUIDED_MODULES)
+    }
+
+
 def get_method(name: str) -> MethodSpec:
-    methods = available_methods()
+    methods = {**available_methods(), **guided_methods()}
     try:
         return methods[name]
     except KeyError:

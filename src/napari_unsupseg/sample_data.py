@@ -5,6 +5,8 @@
   cytoplasm) with its ground-truth labels, so segmentation and evaluation can be tried
   at once.
 * ``cells_3d``: a synthetic 16-bit volume of spherical cells with ground truth.
+* ``cells_other_microscope``: a scene like ``cells`` as another microscope renders
+  it (blur, gamma, lower contrast, more noise): a target for label transfer.
 """
 
 from __future__ import annotations
@@ -77,6 +79,42 @@ def cells(seed: int = 0, shape: tuple[int, int] = (256, 256), n_cells: int = 18)
     return image, truth
 
 
+def cell_classes(truth: np.ndarray) -> np.ndarray:
+    """The classes of a ``cells`` ground truth: 0 background, 1 cytoplasm, 2 nucleus."""
+    classes = np.zeros_like(truth)
+    inside = truth > 0
+    classes[inside] = np.where(truth[inside] % 2 == 1, 1, 2)
+    return classes
+
+
+def cells_other_microscope(
+    seed: int = 1,
+    shape: tuple[int, int] = (256, 256),
+    n_cells: int = 18,
+    *,
+    blur: float = 2.0,
+    gamma: float = 0.4,
+    contrast: float = 0.3,
+    noise: float = 0.08,
+):
+    """A ``cells`` scene (of ``seed``) as another microscope shows it: each channel is
+    scaled to [0, 1], blurred by a wider point spread (``blur``, pixels), bent by a
+    ``gamma`` curve, given Gaussian ``noise`` and squeezed to ``contrast`` of the range
+    above an offset. Returns the (2, Y, X) uint16 image and the ground truth of
+    :func:`cells` (the scene is unchanged)."""
+    from scipy.ndimage import gaussian_filter
+
+    image, truth = cells(seed, shape, n_cells)
+    rng = np.random.default_rng(seed + 1000)  # not the scene's stream
+    channels = []
+    for channel in image.astype(np.float64):
+        low, high = np.percentile(channel, (0.5, 99.5))
+        scaled = np.clip((channel - low) / (high - low), 0, 1)
+        shown = gaussian_filter(scaled, blur) ** gamma + rng.normal(0, noise, scaled.shape)
+        channels.append(np.clip((0.2 + contrast * shown) * 20000, 0, 65535).astype(np.uint16))
+    return np.stack(channels), truth
+
+
 def cells_3d(seed: int = 0, shape: tuple[int, int, int] = (24, 128, 128), n_cells: int = 10):
     """A (Z, Y, X) uint16 volume of spherical cells and its ground-truth labels."""
     rng = np.random.default_rng(seed)
@@ -108,6 +146,24 @@ def cells_sample():
     return [
         (image, meta, "image"),
         (truth, {"name": "cells ground truth", "opacity": 0.4, "visible": False}, "labels"),
+    ]
+
+
+def transfer_pair_sample():
+    """The ``cells`` sample with its classes (the source) and another scene as
+    another microscope shows it (the target): everything label transfer needs."""
+    (source, meta, _), (truth, _, _) = cells_sample()
+    target, _ = cells_other_microscope()
+    target_meta = {
+        "name": "cells, other microscope (2 channels)",
+        "metadata": {"channel_axis": 0},
+        "contrast_limits": [float(target.min()), float(target.max())],
+    }
+    classes = {"name": "cells classes", "opacity": 0.5}
+    return [
+        (source, meta, "image"),
+        (cell_classes(truth), classes, "labels"),
+        (target, target_meta, "image"),
     ]
 
 

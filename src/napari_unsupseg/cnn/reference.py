@@ -72,6 +72,11 @@ def segment_series(
     ``threads``: torch's CPU threads, as in :func:`segment`.
     """
     spec = get_method(method)
+    if spec.guided:
+        raise ValueError(
+            f"segment_series runs the self-training CNNs; for {method!r} on a list of "
+            f"images call segment({method!r}) or transfer_labels with the list"
+        )
     if not spec.uses_torch:
         raise ValueError(f"segment_series needs a CNN method; {method!r} is not one")
     seed = _check_seed(seed)
