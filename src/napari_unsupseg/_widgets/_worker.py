@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from qtpy.QtCore import QObject, Signal
 
-from .._api import Segmentation, run_segmentation
+from .._api import Segmentation, run_segmentation, segment
+from .._output import OutputPlan
 from .._progress import Progress
 from .._registry import get_method
 from .._threads import DEFAULT_THREADS
@@ -94,6 +95,20 @@ def run_job(
     uses_torch = get_method(job.method).uses_torch
     device = device_used(job.method, job.device)
     start = time.perf_counter()
+    if get_method(job.method).guided:  # label transfer: the source's ids, no output kinds
+        labels = segment(
+            job.image,
+            job.method,
+            channel_axis=job.channel_axis,
+            seed=job.seed,
+            device=device,
+            progress=progress,
+            should_stop=should_stop,
+            threads=job.threads,
+            **job.params,
+        )
+        result = Segmentation(labels, labels, OutputPlan("classes"))
+        return Outcome(result, device, time.perf_counter() - start)
     result = run_segmentation(
         job.image,
         job.method,

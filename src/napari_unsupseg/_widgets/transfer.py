@@ -27,8 +27,9 @@ from .._progress import Progress, SegmentationCancelled
 from .._registry import get_method
 from . import _layers
 from ._params import param_widget
+from ._progress_text import describe
 from ._worker import Job, Outcome, ProgressRelay, describe_error, run_job
-from .segment import CANCEL_GRACE_MS, CREATED_BY, _describe
+from .segment import CANCEL_GRACE_MS, CREATED_BY
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class TransferWidget(Container):
         run.last = event
         if event.total:
             self._progress.value = 100 * min(event.iteration, event.total) / event.total
-        self._status.value = _describe(event)
+        self._status.value = describe(event)
         if event.labels is None:
             return
         name, geometry = run.targets[0]
