@@ -149,7 +149,11 @@ def _import(entry_point: str):
     return getattr(importlib.import_module(module), attr)
 
 
-_ENGINE_MODULES = ("napari_unsupseg.classical", "napari_unsupseg.cnn.specs")
+_ENGINE_MODULES = (
+    "napari_unsupseg.classical",
+    "napari_unsupseg.cnn.specs",
+    "napari_unsupseg.baselines.specs",
+)
 
 
 def available_methods() -> dict[str, MethodSpec]:
