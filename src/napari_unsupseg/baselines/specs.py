@@ -74,7 +74,7 @@ IIC = _spec(
     "mutual information between the classes of neighbouring pixels in the image and "
     "in a jittered, flipped copy.",
     (
-        Param("n_clusters", 6, "int", "Classes of the main head = most labels.", min=2, max=256),
+        Param("n_clusters", 10, "int", "Classes of the main head = most labels.", min=2, max=256),
         Param(
             "overcluster",
             3,
@@ -118,9 +118,9 @@ IIC = _spec(
             max=6,
         ),
         _width(32, 64),
-        _max_iter(50),
+        _max_iter(40),
         _lr(0.005, "Adam"),
-        _train_size(20_000),
+        _train_size(10_000),
     ),
     "Ji, Henriques & Vedaldi, ICCV 2019",
 )
@@ -168,7 +168,7 @@ WNET = _spec(
         ),
         Param(
             "merge_threshold",
-            5.0,
+            1.5,
             "float",
             "Hierarchical merging: join touching regions while their weakest boundary's "
             "mean gradient (% of the range) is below this (0: no merging). Single "
@@ -248,7 +248,7 @@ DIC = _spec(
             min=0,
             max=1024,
         ),
-        _max_iter(20),
+        _max_iter(10),
         _lr(0.05, "SGD (momentum 0.9)"),
         _train_size(20_000),
     ),
