@@ -83,7 +83,7 @@ def test_wnet_soft_ncut_equals_the_formula_on_a_dense_affinity_matrix():
     expected = 4 - sum(
         float(flat[k] @ weights @ flat[k]) / float(flat[k] @ weights.sum(dim=1)) for k in range(4)
     )
-    got = wnet.soft_ncut(p, image, radius, sigma_i, sigma_x)
+    got = wnet.soft_ncut(p, wnet.ncut_weights(image, radius, sigma_i, sigma_x))
     assert float(got) == pytest.approx(expected, rel=1e-5)
 
 

@@ -176,7 +176,7 @@ WNET = _spec(
             min=0.0,
             max=1000.0,
         ),
-        _max_iter(20),
+        _max_iter(50),
         _lr(0.01, "Adam"),
         _train_size(20_000),
     ),

@@ -105,21 +105,29 @@ def _pairs(t, dy: int, dx: int):
     return a, b
 
 
-def soft_ncut(p, x, radius: int, sigma_i: float, sigma_x: float):
-    """The soft normalised cut of class probabilities ``p`` (b, k, y, x) on the image
-    ``x`` (b, c, y, x, values in [0, 1]), averaged over the batch."""
+def ncut_weights(x, radius: int, sigma_i: float, sigma_x: float) -> dict:
+    """w(u, u + offset) for every linked offset, over the pixels u where both exist: a
+    map (b, 1, y', x') per offset, for the image ``x`` (b, c, y, x, values in [0, 1])."""
     import torch
 
+    weights = {}
+    scale = (255.0 / sigma_i) ** 2
+    with torch.no_grad():
+        for dy, dx in neighbour_offsets(radius):
+            if abs(dy) >= x.shape[-2] or abs(dx) >= x.shape[-1]:
+                continue
+            xa, xb = _pairs(x, dy, dx)
+            colour = scale * ((xa - xb) ** 2).sum(dim=1, keepdim=True)
+            weights[dy, dx] = torch.exp(-colour - (dy * dy + dx * dx) / sigma_x**2)
+    return weights
+
+
+def soft_ncut(p, weights: dict):
+    """The soft normalised cut of class probabilities ``p`` (b, k, y, x) with the
+    links ``weights`` of :func:`ncut_weights`, averaged over the batch."""
     assoc_within = p.new_zeros(p.shape[:2])
     assoc_all = p.new_zeros(p.shape[:2])
-    scale = (255.0 / sigma_i) ** 2
-    for dy, dx in neighbour_offsets(radius):
-        if abs(dy) >= p.shape[-2] or abs(dx) >= p.shape[-1]:
-            continue
-        with torch.no_grad():
-            xa, xb = _pairs(x, dy, dx)
-            weight = torch.exp(-scale * ((xa - xb) ** 2).sum(dim=1, keepdim=True))
-            weight = weight * float(torch.exp(torch.tensor(-(dy * dy + dx * dx) / sigma_x**2)))
+    for (dy, dx), weight in weights.items():
         pa, pb = _pairs(p, dy, dx)
         weighted = pa * weight
         assoc_within = assoc_within + (weighted * pb).sum(dim=(2, 3))
@@ -146,6 +154,9 @@ class Model:
         everything = [*self.encoder.parameters(), *self.decoder.parameters()]
         self.autoencoder_optimizer = torch.optim.Adam(everything, lr=lr)
         self.cut = (int(params["radius"]), float(params["sigma_i"]), float(params["sigma_x"]))
+        # the links depend on the image only: made once unless the input is a long list
+        self.weights = ncut_weights(x, *self.cut) if x.shape[0] <= 8 else None
+        self.n_samples = x.shape[0]
         self.post = wnet_post.PostProcessing.from_params(params)
         self.halo = 4 * 2**depth + self.post.halo
         self.tile_values = 8 * width
@@ -157,7 +168,13 @@ class Model:
 
         self.encoder_optimizer.zero_grad(set_to_none=True)
         p = self.encoder(x).softmax(dim=1)
-        cut = soft_ncut(p, x, *self.cut)
+        if self.weights is None:
+            weights = ncut_weights(x, *self.cut)
+        elif batch.numel() == self.n_samples:
+            weights = self.weights
+        else:
+            weights = {k: w[batch] for k, w in self.weights.items()}
+        cut = soft_ncut(p, weights)
         cut.backward()
         self.encoder_optimizer.step()
 
