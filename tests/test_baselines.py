@@ -1,6 +1,8 @@
 """The baselines IIC, W-Net and DIC (issue 18): their losses are the papers' formulas,
 their post-processing does what it says, and they run through segment() (images and
-stacks), segment_series, the memory check, progress and cancellation.
+stacks), segment_series (finding the synthetic image's blocks), the memory check,
+progress and cancellation. The widget, the CLI and the benchmark: in
+``test_baselines_frontends.py``.
 
 Known answers, same seed same labels and cancellation within one iteration are also
 checked for every CNN method, these included, in ``test_cnn.py``.
@@ -156,15 +158,17 @@ def test_a_stack_gets_one_network_and_the_same_ids_on_every_plane(method):
 
 @pytest.mark.parametrize("method", BASELINES)
 def test_segment_series_trains_on_one_image_and_labels_all_consistently(method):
-    images = [noisy_blocks(shape=(32, 32), seed=s)[0] for s in (0, 1)]
-    images.append(noisy_blocks(shape=(40, 48), seed=2)[0])
+    blocks = [noisy_blocks(shape=(48, 48), seed=s) for s in (0, 1)]
+    blocks.append(noisy_blocks(shape=(56, 64), seed=2))
+    images = [image for image, _ in blocks]
     labels = us.segment_series(images, method, train_on=[0], seed=0, **QUICK[method])
-    assert [lab.shape for lab in labels] == [(32, 32), (32, 32), (40, 48)]
-    for lab, image in zip(labels, images, strict=True):
+    assert [lab.shape for lab in labels] == [(48, 48), (48, 48), (56, 64)]
+    for lab, (image, truth) in zip(labels, blocks, strict=True):
+        assert best_match_miou(lab, truth) >= 0.9
         h, w = image.shape[:2]
         corners = [lab[h // 4, w // 4], lab[h // 4, 3 * w // 4], lab[3 * h // 4, w // 4]]
         assert len(set(corners)) == 3
-        assert corners == [labels[0][8, 8], labels[0][8, 24], labels[0][24, 8]]
+        assert corners == [labels[0][12, 12], labels[0][12, 36], labels[0][36, 12]]
 
 
 def test_segment_series_same_seed_same_labels():
@@ -178,15 +182,21 @@ def test_segment_series_same_seed_same_labels():
 @pytest.mark.parametrize("method", BASELINES)
 def test_previews_are_full_size_labels_and_should_stop_ends_the_run(method):
     image, _ = noisy_blocks(shape=(40, 40))
-    previews, asked = [], {"stop": False}
+    previews, seen, asked = [], [], {"stop": False}
 
     def progress(event):
+        seen.append(event.iteration)
         if event.labels is not None:
             previews.append(event.labels)
         asked["stop"] = event.iteration == 2
 
+    never = {"min_labels": 0} if method == "dic" else {}
     with pytest.raises(SegmentationCancelled):
-        us.segment(image, method, progress=progress, should_stop=lambda: asked["stop"], max_iter=50)
+        us.segment(
+            image, method, progress=progress, should_stop=lambda: asked["stop"], max_iter=50,
+            **never,
+        )  # fmt: skip
+    assert seen == [1, 2]  # stopped within the iteration it was asked in
     assert previews and all(p.shape == (40, 40) and p.min() == 1 for p in previews)
 
 
