@@ -19,6 +19,7 @@ from qtpy.QtCore import Qt
 
 import napari_unsupseg as us
 from napari_unsupseg._widgets import segment as segment_module
+from napari_unsupseg._widgets._worker import run_job
 from napari_unsupseg._widgets.segment import SegmentWidget
 from napari_unsupseg.cli import EXIT_OK, main
 from napari_unsupseg.io import read_image, read_labels
@@ -38,6 +39,18 @@ def one_torch_thread():
 def viewer_widget(make_napari_viewer, monkeypatch):
     shown = []
     monkeypatch.setattr(segment_module, "show_error", shown.append)
+
+    def one_thread_run_job(*args, **kwargs):
+        """The worker thread's torch thread count is its own (a pool thread keeps what
+        it had); labels depend on it, so pin it to the test's one thread."""
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return run_job(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    monkeypatch.setattr(segment_module, "run_job", one_thread_run_job)
     viewer = make_napari_viewer()
     widget = SegmentWidget(viewer)
     viewer.window.add_dock_widget(widget, name="segment")
