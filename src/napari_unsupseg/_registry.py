@@ -152,7 +152,11 @@ def _import(entry_point: str):
     return getattr(importlib.import_module(module), attr)
 
 
-_ENGINE_MODULES = ("napari_unsupseg.classical", "napari_unsupseg.cnn.specs")
+_ENGINE_MODULES = (
+    "napari_unsupseg.classical",
+    "napari_unsupseg.cnn.specs",
+    "napari_unsupseg.baselines.specs",
+)
 #: methods that need more than the image (a labelled source): found by name only
 _GUIDED_MODULES = ("napari_unsupseg.transfer.specs",)
 

@@ -146,6 +146,11 @@ def _train_index(train_on, n: int) -> list[int]:
 
 
 def _train_and_label(features, index, spec, params, dev, seed, reporter, batch_size):
+    series = getattr(spec.load(), "label_series", None)
+    if series is not None:  # a method outside this engine (the baselines) trains its own way
+        return series(
+            features, index, params, seed=seed, device=dev, reporter=reporter, batch_size=batch_size
+        )
     settings = dict(FIXED[spec.entry_point.rpartition(":")[2]])
     params = {**params, **settings}
     train_feats = [features[i] for i in index]
