@@ -141,7 +141,7 @@ def test_dic_final_labels_are_whole_superpixels():
 def test_odd_sizes_thin_planes_and_grey_images_are_labelled_whole(method):
     for shape in ((13, 7), (1, 9), (33, 50)):
         image = np.random.default_rng(0).random(shape).astype(np.float32)
-        labels = us.segment(image, method, seed=0, max_iter=2)
+        labels = us.segment(image, method, seed=0, max_iter=2, output="classes")
         assert labels.shape == shape and labels.min() == 1
 
 
@@ -161,7 +161,9 @@ def test_segment_series_trains_on_one_image_and_labels_all_consistently(method):
     blocks = [noisy_blocks(shape=(48, 48), seed=s) for s in (0, 1)]
     blocks.append(noisy_blocks(shape=(56, 64), seed=2))
     images = [image for image, _ in blocks]
-    labels = us.segment_series(images, method, train_on=[0], seed=0, **QUICK[method])
+    labels = us.segment_series(
+        images, method, train_on=[0], seed=0, output="classes", **QUICK[method]
+    )
     assert [lab.shape for lab in labels] == [(48, 48), (48, 48), (56, 64)]
     for lab, (image, truth) in zip(labels, blocks, strict=True):
         assert best_match_miou(lab, truth) >= 0.9
