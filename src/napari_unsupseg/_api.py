@@ -149,8 +149,17 @@ def segment(
     -------
     numpy.ndarray
         int32 labels with the image's spatial shape, numbered 1..K largest first
-        (objects: 0 = background).
+        (objects: 0 = background). A dask ``image`` gives a lazy dask array, computed
+        chunk by chunk (:func:`napari_unsupseg.chunked.segment_lazy`, docs/big-images.md).
     """
+    from .chunked import is_lazy, segment_lazy
+
+    if is_lazy(image):
+        return segment_lazy(
+            image, method, channel_axis=channel_axis, seed=seed, device=device,
+            progress=progress, should_stop=should_stop, normalize=normalize, output=output,
+            threads=threads, **params,
+        )  # fmt: skip
     return run_segmentation(
         image,
         method,
