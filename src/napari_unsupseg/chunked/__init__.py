@@ -12,16 +12,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._context import DEFAULT_CHUNK
 from ._prepare import is_lazy, prepare_lazy
 
-__all__ = ["DEFAULT_CHUNK", "is_lazy", "segment_lazy"]
+__all__ = ["DEFAULT_CHUNK", "is_lazy", "lazy_classes", "segment_lazy"]
 
-#: chunk side (pixels) when the image's own chunks are not used
-DEFAULT_CHUNK = 1024
 LAZY_OUTPUTS = ("classes", "regions")
 
 
-def segment_lazy(
+def segment_lazy(image, method: str = "cnn", **kwargs):
+    """Lazy int32 labels of the dask ``image`` (the arguments of
+    :func:`napari_unsupseg.segment`, plus ``chunk`` and ``workers`` of
+    :func:`lazy_classes`); training happens now, prediction when the result is
+    computed."""
+    from ._stitch import stitched_regions
+
+    classes, kind, spatial_shape = lazy_classes(image, method, **kwargs)
+    labels = stitched_regions(classes) if kind == "regions" else classes
+    return labels.reshape(spatial_shape) if labels.shape != spatial_shape else labels
+
+
+def lazy_classes(
     image,
     method: str = "cnn",
     *,
@@ -37,10 +48,9 @@ def segment_lazy(
     workers: int = 1,
     **params,
 ):
-    """Lazy int32 labels of the dask ``image`` (the arguments of
-    :func:`napari_unsupseg.segment`); training happens now, prediction when the result
-    is computed. ``chunk``: the chunks' side in pixels (None: the image's own chunks);
-    ``workers``: chunks computed at once, for the memory check."""
+    """(lazy classes, output kind, the image's spatial shape): train now on a copy
+    drawn from the dask ``image``. ``chunk``: the chunks' side in pixels (None: the
+    image's own chunks); ``workers``: chunks computed at once, for the memory check."""
     from .._api import _MEMORY_ADVICE, _check_seed
     from .._memory import check_fits
     from .._output import OUTPUTS, auto_output
@@ -49,7 +59,6 @@ def segment_lazy(
     from .._threads import check_threads
     from ._context import map_with_context, regular_chunks
     from ._memory import chunked_estimate
-    from ._stitch import stitched_regions
 
     spec = get_method(method)
     seed, threads = _check_seed(seed), check_threads(threads)
@@ -90,10 +99,7 @@ def segment_lazy(
 
         predictor = train_clusters(method, features, resolved, seed=seed, reporter=reporter)
     classes = map_with_context(predictor, features, predictor.depth(features.ndim - 1))
-    labels = stitched_regions(classes) if kind == "regions" else classes
-    return (
-        labels.reshape(prepared.spatial_shape) if labels.shape != prepared.spatial_shape else labels
-    )
+    return classes, kind, prepared.spatial_shape
 
 
 def as_numpy_labels(labels) -> np.ndarray:

@@ -28,6 +28,9 @@ from ..cnn.train import TrainConfig
 
 #: pixels of context the per-chunk superpixel cleanup sees beyond its chunk
 CLEANUP_CONTEXT = 64
+#: activation values of one prediction tile inside a chunk (16 MiB): several chunks
+#: run at once, so each keeps its share of memory small
+CHUNK_TILE_VALUES = 1 << 22
 #: the block-mean copy a training copy is resized from has at most this many times the
 #: training pixels (a small image is resized from itself, as in memory)
 _COPY_FACTOR = 4
@@ -119,7 +122,8 @@ class ChunkPredictor:
                 nearest = torch.cdist(flat, centroids).argmin(dim=1)
                 return nearest.reshape(hidden.shape[0], *hidden.shape[2:])
 
-        return map_tiles(fn, sample, self.halo, net[0].out_channels, device)
+        channels = net[0].out_channels
+        return map_tiles(fn, sample, self.halo, channels, device, tile_values=CHUNK_TILE_VALUES)
 
 
 def train_predictor(features, params: dict, *, seed, device, threads, reporter) -> ChunkPredictor:

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
+#: chunk side (pixels) when the image's own chunks are thinner than MIN_CHUNK
+DEFAULT_CHUNK = 1024
+MIN_CHUNK = 256
+
 
 def regular_chunks(array, spatial_chunk: int | None):
-    """``array`` (spatial axes, then channels) with square-ish spatial chunks of
-    ``spatial_chunk`` pixels a side (None: keep the array's, made regular) and the
-    channels in one chunk; regular chunks map one to one onto a Zarr store's."""
+    """``array`` (spatial axes, then channels) with spatial chunks of ``spatial_chunk``
+    pixels a side (None: the array's own, made regular, or DEFAULT_CHUNK where they are
+    thinner than MIN_CHUNK, as a TIFF's strips are) and the channels in one chunk;
+    regular chunks map one to one onto a Zarr store's."""
     sizes = []
     for axis, n in enumerate(array.shape[:-1]):
-        size = spatial_chunk if spatial_chunk else max(array.chunks[axis])
+        size = spatial_chunk or max(array.chunks[axis])
+        if not spatial_chunk and size < MIN_CHUNK and axis >= array.ndim - 3:
+            size = DEFAULT_CHUNK
         sizes.append(min(int(size), int(n)))
     return array.rechunk((*sizes, -1))
 
