@@ -75,8 +75,12 @@ def _write(block: np.ndarray, target, region) -> int:
 def store_chunks(labels, target, *, client=None, workers: int = 1, reporter=None) -> None:
     """Compute lazy ``labels`` chunk by chunk into ``target`` (a Zarr array chunked like
     them, or a numpy array), on ``client`` (a dask.distributed Client) or on ``workers``
-    local threads; ``reporter`` gets one update per chunk and may cancel, which stops
-    the computation (chunks written so far stay written)."""
+    local threads; ``reporter`` hears of the chunks done and may cancel, which stops
+    the computation (chunks written so far stay written).
+
+    Chunks are handed out a few at a time (twice the workers): given the whole graph,
+    a scheduler reads and normalises chunks far ahead of the slow prediction, and the
+    waiting inputs would fill memory. Neighbours' context is read again per batch."""
     import dask
 
     reporter = reporter or Reporter()
@@ -90,30 +94,40 @@ def store_chunks(labels, target, *, client=None, workers: int = 1, reporter=None
     total = len(writes)
     reporter.update(0, total, stage="chunks")
     if client is not None:
-        from distributed import as_completed
-
-        futures = client.compute(writes)
-        try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                future.result()
-                reporter.update(done, total, stage="chunks")
-        finally:
-            client.cancel(futures)
+        _on_cluster(client, writes, reporter)
         return
-    from dask.callbacks import Callback
-
-    count = {"done": 0}
-
-    def posttask(key, result, dsk, state, worker_id):
-        if isinstance(key, tuple) and key and key[0] == prefix:
-            count["done"] += 1
-            reporter.update(count["done"], total, stage="chunks")
-
-    def pretask(key, dsk, state):
+    window = 2 * max(1, workers)
+    for start in range(0, total, window):
         reporter.check()
+        dask.compute(*writes[start : start + window], scheduler="threads", num_workers=workers)
+        reporter.update(min(total, start + window), total, stage="chunks")
 
-    with Callback(pretask=pretask, posttask=posttask):
-        dask.compute(*writes, scheduler="threads", num_workers=max(1, workers))
+
+def _on_cluster(client, writes, reporter) -> None:
+    """The writes on a dask.distributed cluster, at most two per worker thread in
+    flight; a cancel stops handing out more and cancels those running."""
+    from distributed import as_completed
+
+    window = 2 * max(1, sum(client.nthreads().values()))
+    pending = iter(writes)
+    futures = [client.compute(w) for w in _take(pending, window)]
+    done, total = 0, len(writes)
+    running = as_completed(futures)
+    try:
+        for future in running:
+            future.result()
+            done += 1
+            reporter.update(done, total, stage="chunks")
+            for write in _take(pending, 1):
+                new = client.compute(write)
+                futures.append(new)
+                running.add(new)
+    finally:
+        client.cancel(futures)
+
+
+def _take(iterator, n: int) -> list:
+    return [item for _, item in zip(range(n), iterator, strict=False)]
 
 
 def create_labels_array(path, name: str, shape, chunks, dtype=np.int32):
