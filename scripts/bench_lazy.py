@@ -29,7 +29,9 @@ def make_image(path: Path, size: int, chunk: int) -> None:
 
     if path.exists():
         return
-    photo = iio.imread(Path(__file__).parents[1] / "src/napari_unsupseg/data/coffee.png")[..., :3]
+    import napari_unsupseg
+
+    photo = iio.imread(Path(napari_unsupseg.__file__).parent / "data/coffee.png")[..., :3]
     array = zarr.create_array(
         str(path), shape=(size, size, 3), chunks=(chunk, chunk, 3), dtype=np.uint8
     )

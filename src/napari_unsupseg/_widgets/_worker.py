@@ -17,6 +17,7 @@ from .._api import Segmentation, run_segmentation
 from .._progress import Progress
 from .._registry import get_method
 from .._threads import DEFAULT_THREADS
+from ._lazy import run_chunked, wants_chunks
 
 
 class ProgressRelay(QObject):
@@ -90,6 +91,9 @@ def run_job(
 
     uses_torch = get_method(job.method).uses_torch
     device = device_used(job.method, job.device)
+    if wants_chunks(job.image, job.channel_axis):
+        result, seconds = run_chunked(job, progress, should_stop, device if uses_torch else "cpu")
+        return Outcome(result, device, seconds)
     start = time.perf_counter()
     result = run_segmentation(
         job.image,

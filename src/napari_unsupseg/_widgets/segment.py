@@ -35,6 +35,7 @@ from .._progress import Progress, SegmentationCancelled
 from .._registry import available_methods, get_method
 from .._threads import DEFAULT_THREADS, MAX_THREADS
 from . import _layers
+from ._lazy import label_count
 from ._objects import BackgroundPicker
 from ._params import param_widget
 from ._worker import Job, Outcome, ProgressRelay, describe_error, run_job
@@ -502,7 +503,7 @@ class SegmentWidget(Container):
             **run.record,
             "device": outcome.device,
             "run_time_s": round(outcome.seconds, 3),
-            "n_labels": int(outcome.labels.max(initial=0)),
+            "n_labels": label_count(outcome.labels),
             "output_kind": plan.kind,
         }
         if plan.kind == "objects":
