@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cnn.allocation import release_free_memory
 from ..cnn.engine import auto_min_labels, clean_by_superpixels, evenly_spaced, fit, superpixel_spec
 from ..cnn.infer import downscaled_shape, map_tiles, resize_planes
 from ..cnn.methods import FIXED
@@ -99,7 +100,10 @@ class ChunkPredictor:
             raw = np.stack([self._predict(sample, device) for sample in samples])
             if self.cleanup is not None:
                 raw = clean_by_superpixels(raw, samples, self.cleanup)
-        return self.class_ids[raw.reshape(block.shape[:-1])]
+        labels = self.class_ids[raw.reshape(block.shape[:-1])]
+        del raw
+        release_free_memory()
+        return labels
 
     def _predict(self, sample: np.ndarray, device) -> np.ndarray:
         import torch
