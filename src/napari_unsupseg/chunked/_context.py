@@ -16,15 +16,17 @@ MIN_CHUNK = 256
 
 
 def regular_chunks(array, spatial_chunk: int | None):
-    """``array`` (spatial axes, then channels) with spatial chunks of ``spatial_chunk``
-    pixels a side (None: the array's own, made regular, or DEFAULT_CHUNK where they are
-    thinner than MIN_CHUNK, as a TIFF's strips are) and the channels in one chunk;
-    regular chunks map one to one onto a Zarr store's."""
+    """``array`` (spatial axes, then channels) with in-plane chunks of ``spatial_chunk``
+    pixels a side (None: the array's own, or DEFAULT_CHUNK where those are thinner than
+    MIN_CHUNK, as a TIFF's strips are), leading axes (z, t) chunked as they are, every
+    axis made regular, and the channels in one chunk: regular chunks map one to one
+    onto a Zarr store's."""
     sizes = []
+    n_spatial = array.ndim - 1
     for axis, n in enumerate(array.shape[:-1]):
-        size = spatial_chunk or max(array.chunks[axis])
-        if not spatial_chunk and size < MIN_CHUNK and axis >= array.ndim - 3:
-            size = DEFAULT_CHUNK
+        size = max(array.chunks[axis])
+        if axis >= n_spatial - 2:
+            size = spatial_chunk or (size if size >= MIN_CHUNK else DEFAULT_CHUNK)
         sizes.append(min(int(size), int(n)))
     return array.rechunk((*sizes, -1))
 
