@@ -62,9 +62,11 @@ def downsample_scribbles(scribbles: np.ndarray, shape: tuple[int, ...]) -> np.nd
 
 
 def tile_shape(
-    spatial: tuple[int, ...], n_channels: int, tile_values: int = TILE_VALUES
+    spatial: tuple[int, ...], n_channels: int, tile_values: int | None = None
 ) -> tuple[int, ...]:
-    """Largest tile (halo excluded) whose activations stay within the budget."""
+    """Largest tile (halo excluded) whose activations stay within the budget
+    (``tile_values``, default :data:`TILE_VALUES`)."""
+    tile_values = TILE_VALUES if tile_values is None else tile_values
     budget = max(4096, tile_values // max(1, n_channels))
     tile = list(spatial)
     while int(np.prod(tile)) > budget:
@@ -80,7 +82,7 @@ def map_tiles(
     n_channels: int,
     device,
     on_tile=None,
-    tile_values=TILE_VALUES,
+    tile_values=None,
 ):
     """Apply ``fn`` (input tensor (1, C, *tile) -> tensor (1, *tile)) over ``sample``
     (channel-last numpy, 2D or 3D) tile by tile; returns a numpy array of its spatial
