@@ -54,6 +54,7 @@ def segment_chunked_command(args, parse_params) -> int:
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     failed = 0
+    parallel = max(1, args.workers or 2)  # chunks at once: workers, or two threads
     with ExitStack() as stack:
         try:
             client, where = _client(stack, args)
@@ -78,10 +79,10 @@ def segment_chunked_command(args, parse_params) -> int:
                     image, args.method, output=args.output, channel_axis=channel_axis,
                     seed=args.seed, device=args.device, normalize=args.normalize,
                     threads=args.threads, chunk=args.chunk or None,
-                    workers=max(1, args.workers), progress=update, **params,
+                    workers=parallel, progress=update, **params,
                 )  # fmt: skip
                 write_segmentation(
-                    classes, target, kind, client=client, workers=max(1, args.workers or 2),
+                    classes, target, kind, client=client, workers=parallel,
                     reporter=Reporter(update),
                 )  # fmt: skip
             except (ValueError, TypeError, OSError, MemoryError) as error:
