@@ -186,7 +186,17 @@ def segment(
         (objects: 0 = background; ``method="transfer"``: the ids of its
         ``source_labels``, and a list of label arrays for a list of images; see
         :func:`napari_unsupseg.transfer_labels`).
+        A dask ``image`` gives a lazy dask array, computed chunk by chunk
+        (:func:`napari_unsupseg.chunked.segment_lazy`).
     """
+    from .chunked import is_lazy, segment_lazy
+
+    if is_lazy(image):
+        return segment_lazy(
+            image, method, channel_axis=channel_axis, seed=seed, device=device,
+            progress=progress, should_stop=should_stop, normalize=normalize, output=output,
+            threads=threads, **params,
+        )  # fmt: skip
     if get_method(method).guided:  # prepares its source and target alike; keeps the ids
         with pinned_threads(check_threads(threads), uses_torch=True):
             return get_method(method).load()(

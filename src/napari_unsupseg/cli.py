@@ -135,6 +135,15 @@ def _add_segment(commands) -> None:
         "(workers must see the input and output paths)",
     )
     _add_threads(parser)
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=0,
+        metavar="N",
+        help="images bigger than memory: read lazily, segment in chunks of N pixels a side, "
+        "write OUTDIR/NAME.zarr (Zarr and OME-Zarr inputs always go this way; "
+        "docs/big-images.md)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_cmd_segment)
 
@@ -408,6 +417,12 @@ def _cmd_segment(args) -> int:
 
     if args.workers < 0:
         return _usage_error("--workers must be 0 (serial, the default) or a number of workers")
+    from .chunked.store import is_zarr
+
+    if args.chunk or any(is_zarr(path) for path in args.inputs):
+        from .chunked.cli import segment_chunked_command
+
+        return segment_chunked_command(args, parse_params)
     try:
         _check_seed(args.seed)
         check_threads(args.threads)

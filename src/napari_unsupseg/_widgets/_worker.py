@@ -18,6 +18,7 @@ from .._output import OutputPlan
 from .._progress import Progress
 from .._registry import get_method
 from .._threads import DEFAULT_THREADS
+from ._lazy import run_chunked, wants_chunks
 
 
 class ProgressRelay(QObject):
@@ -94,6 +95,9 @@ def run_job(
 
     uses_torch = get_method(job.method).uses_torch
     device = device_used(job.method, job.device)
+    if wants_chunks(job.image, job.channel_axis):
+        result, seconds = run_chunked(job, progress, should_stop, device if uses_torch else "cpu")
+        return Outcome(result, device, seconds)
     start = time.perf_counter()
     if get_method(job.method).guided:  # label transfer: the source's ids, no output kinds
         labels = segment(

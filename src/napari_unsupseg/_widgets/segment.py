@@ -36,6 +36,7 @@ from .._registry import available_methods, get_method
 from .._threads import DEFAULT_THREADS, MAX_THREADS
 from . import _about, _layers, _progress_text, _warmup
 from ._fold import Folded, fit_narrow
+from ._lazy import label_count
 from ._objects import BackgroundPicker
 from ._params import param_widget
 from ._worker import Job, Outcome, ProgressRelay, describe_error, run_job
@@ -544,7 +545,7 @@ class SegmentWidget(Container):
             **run.record,
             "device": outcome.device,
             "run_time_s": round(outcome.seconds, 3),
-            "n_labels": int(outcome.labels.max(initial=0)),
+            "n_labels": label_count(outcome.labels),
             "output_kind": plan.kind,
         }
         if plan.kind == "objects":

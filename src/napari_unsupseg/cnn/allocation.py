@@ -81,3 +81,12 @@ def reuse_freed_memory(buffer_bytes: int | None = None):
                 libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
                 libc.mallopt(_M_TRIM_THRESHOLD, _RESTORED_TRIM_THRESHOLD)
                 libc.malloc_trim(0)  # give the kept memory back
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free memory back to the system (glibc's ``malloc_trim``). Worker
+    threads allocate from heaps of their own, and glibc returns only their tops: after
+    a few chunks of freed tens-of-megabyte buffers, the process would keep the holes."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)

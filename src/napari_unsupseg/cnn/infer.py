@@ -61,9 +61,13 @@ def downsample_scribbles(scribbles: np.ndarray, shape: tuple[int, ...]) -> np.nd
     return out
 
 
-def tile_shape(spatial: tuple[int, ...], n_channels: int) -> tuple[int, ...]:
-    """Largest tile (halo excluded) whose activations stay within the budget."""
-    budget = max(4096, TILE_VALUES // max(1, n_channels))
+def tile_shape(
+    spatial: tuple[int, ...], n_channels: int, tile_values: int | None = None
+) -> tuple[int, ...]:
+    """Largest tile (halo excluded) whose activations stay within the budget
+    (``tile_values``, default :data:`TILE_VALUES`)."""
+    tile_values = TILE_VALUES if tile_values is None else tile_values
+    budget = max(4096, tile_values // max(1, n_channels))
     tile = list(spatial)
     while int(np.prod(tile)) > budget:
         axis = int(np.argmax(tile))
@@ -71,17 +75,26 @@ def tile_shape(spatial: tuple[int, ...], n_channels: int) -> tuple[int, ...]:
     return tuple(tile)
 
 
-def map_tiles(fn, sample: np.ndarray, halo: int, n_channels: int, device, on_tile=None):
+def map_tiles(
+    fn,
+    sample: np.ndarray,
+    halo: int,
+    n_channels: int,
+    device,
+    on_tile=None,
+    tile_values=None,
+):
     """Apply ``fn`` (input tensor (1, C, *tile) -> tensor (1, *tile)) over ``sample``
     (channel-last numpy, 2D or 3D) tile by tile; returns a numpy array of its spatial
     shape. Tiles are cut with ``halo`` extra pixels that are cropped afterwards;
-    ``on_tile()`` runs before each tile (a cancellation check)."""
+    ``on_tile()`` runs before each tile (a cancellation check); ``tile_values`` bounds
+    the values of one activation tensor (smaller when several chunks run at once)."""
     import torch
 
     from .net import channels_last
 
     spatial = sample.shape[:-1]
-    tile = tile_shape(spatial, n_channels)
+    tile = tile_shape(spatial, n_channels, tile_values)
     out = np.empty(spatial, dtype=np.int32)
     starts = [range(0, n, t) for n, t in zip(spatial, tile, strict=True)]
     for corner in itertools.product(*starts):

@@ -1,0 +1,133 @@
+"""Lazy counterpart of :func:`napari_unsupseg._preprocess.prepare_image` for dask arrays.
+
+Nothing is read whole: the checks look at the shape and dtype, the normalisation's
+levels come from a strided sample of at most a million pixels (all of them for smaller
+images, as the in-memory path does), and the features are normalised chunk by chunk,
+with the very arithmetic of the in-memory path so that both give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._preprocess import (
+    _MAX_PERCENTILE_SAMPLES,
+    _PERCENTILES,
+    MAX_CHANNELS,
+    MAX_DIMS,
+    NORMALIZATIONS,
+    _check_dtype,
+    guess_channel_axis,
+)
+
+
+@dataclass(frozen=True)
+class LazyFeatures:
+    """Normalised float32 features as a dask array (spatial axes, then channels in one
+    chunk), and what the in-memory path would report about the image."""
+
+    features: object  # dask array
+    spatial_shape: tuple[int, ...]
+    channel_axis: int | None
+    is_rgb: bool
+
+
+def is_lazy(image) -> bool:
+    """A dask array (napari's lazy layers, :func:`dask.array.from_zarr`)."""
+    return type(image).__module__.startswith("dask.") and hasattr(image, "chunks")
+
+
+def strided_sample(data, max_pixels: int) -> np.ndarray:
+    """Every k-th pixel along each spatial axis of channel-last ``data`` (dask), k chosen
+    so that at most ``max_pixels`` are read back; (pixels, channels) numpy."""
+    spatial = data.shape[:-1]
+    total = int(np.prod(spatial))
+    step = 1
+    while total > max_pixels and int(np.prod([-(-n // step) for n in spatial])) > max_pixels:
+        step += 1
+    index = tuple(slice(None, None, step) for _ in spatial)
+    return np.asarray(data[index].compute()).reshape(-1, data.shape[-1])
+
+
+def prepare_lazy(image, channel_axis: int | None = None, normalize: str = "auto"):
+    """Validate a dask ``image`` and return :class:`LazyFeatures` (nothing computed but
+    a sample of at most a million pixels, for the percentile levels)."""
+    import dask.array as da
+
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}; got {normalize!r}")
+    if image.dtype == object:
+        raise TypeError("image must be a numeric array, not a Python object array")
+    original_dtype = image.dtype
+    image = _check_dtype(image)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape})")
+    is_rgb = False
+    if channel_axis is None:
+        channel_axis = guess_channel_axis(image.shape)
+        is_rgb = channel_axis is not None
+    else:
+        if isinstance(channel_axis, bool) or not isinstance(channel_axis, int | np.integer):
+            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+        if not -image.ndim <= channel_axis < image.ndim:
+            raise ValueError(
+                f"channel_axis={channel_axis} is out of range for an image with "
+                f"{image.ndim} dimensions {image.shape}"
+            )
+        channel_axis = int(channel_axis) % image.ndim
+    if channel_axis is None:
+        data = image[..., None]
+    else:
+        data = da.moveaxis(image, channel_axis, -1)
+        if data.shape[-1] > MAX_CHANNELS:
+            raise ValueError(
+                f"channel axis {channel_axis} has {data.shape[-1]} entries; at most "
+                f"{MAX_CHANNELS} channels are supported. Is channel_axis the right axis?"
+            )
+        if is_rgb and data.shape[-1] == 4:
+            data = data[..., :3]
+    spatial_shape = tuple(int(n) for n in data.shape[:-1])
+    if not 2 <= len(spatial_shape) <= MAX_DIMS - 1:
+        raise ValueError(
+            f"image has {len(spatial_shape)} spatial dimensions {spatial_shape}; 2 to "
+            f"{MAX_DIMS - 1} are supported"
+        )
+    data = data.rechunk({data.ndim - 1: -1})
+    low, high = _levels(data, original_dtype, normalize)
+    features = data.map_blocks(_scale, low, high, dtype=np.float32)
+    return LazyFeatures(features, spatial_shape, channel_axis, is_rgb)
+
+
+def _levels(data, dtype, mode: str):
+    """(low, high) per channel, or None for the fixed scalings of uint8 and bool."""
+    if mode == "none" or (mode == "auto" and dtype in (np.uint8, np.bool_)):
+        return None, ("none" if mode == "none" else str(np.dtype(dtype)))
+    sample = strided_sample(data, _MAX_PERCENTILE_SAMPLES)
+    if np.issubdtype(sample.dtype, np.floating) and not np.isfinite(sample).all():
+        raise ValueError("image contains NaN or infinite values: fill or mask them first")
+    if mode in ("auto", "percentile"):
+        low, high = np.percentile(sample.astype(np.float64), _PERCENTILES, axis=0)
+        degenerate = high <= low
+        if degenerate.any():  # sparse channels: the full range, as the in-memory path
+            low = np.where(degenerate, data.min(axis=tuple(range(data.ndim - 1))).compute(), low)
+            high = np.where(degenerate, data.max(axis=tuple(range(data.ndim - 1))).compute(), high)
+    else:
+        axes = tuple(range(data.ndim - 1))
+        low = data.min(axis=axes).compute().astype(np.float64)
+        high = data.max(axis=axes).compute().astype(np.float64)
+    if not np.any(high > low):
+        raise ValueError("image is constant: every pixel has the same value, nothing to segment")
+    return np.asarray(low, np.float64), np.asarray(high, np.float64)
+
+
+def _scale(block: np.ndarray, low, high) -> np.ndarray:
+    """One chunk normalised exactly as :func:`napari_unsupseg._preprocess._normalize`."""
+    if low is None:
+        if high == "uint8":
+            return block.astype(np.float32) / np.float32(255.0)
+        return block.astype(np.float32)
+    span = np.where(high > low, high / 2 - low / 2, 1.0)
+    scaled = (block.astype(np.float64) / 2 - low / 2) / span
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,96 @@
+"""``unsupseg segment`` on images bigger than memory: Zarr / OME-Zarr inputs, or any
+input with ``--chunk N``, are read lazily and their labels written to
+``OUTDIR/NAME.zarr`` chunk by chunk, on local threads or a Dask cluster."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+
+def _client(stack: ExitStack, args):
+    """(client or None, what it is) for --workers / --scheduler."""
+    if not (args.workers or args.scheduler):
+        return None, "threads"
+    from distributed import Client, LocalCluster
+
+    if args.workers:
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=args.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+        )
+        return stack.enter_context(Client(cluster)), f"LocalCluster({args.workers} workers)"
+    return stack.enter_context(Client(args.scheduler)), args.scheduler
+
+
+def output_path(outdir, source) -> Path:
+    name = Path(source).name
+    for suffix in (".ome.zarr", ".zarr", ".ome.tiff", ".ome.tif", ".tiff", ".tif"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return Path(outdir) / f"{name}.zarr"
+
+
+def segment_chunked_command(args, parse_params) -> int:
+    """Segment every input lazily; return the exit status."""
+    from tqdm.auto import tqdm
+
+    from .._progress import Reporter
+    from . import lazy_classes
+    from .store import open_lazy, write_segmentation
+
+    if args.sample:
+        print("error: --sample images are small: drop --chunk", file=sys.stderr)
+        return 2
+    params = parse_params(args.method, args.param)
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    parallel = max(1, args.workers or 2)  # chunks at once: workers, or two threads
+    with ExitStack() as stack:
+        try:
+            client, where = _client(stack, args)
+        except (OSError, TimeoutError, ValueError) as error:
+            print(f"error: cannot reach the Dask scheduler: {error}", file=sys.stderr)
+            return 2
+        for source in args.inputs:
+            clock = time.perf_counter()
+            target = output_path(outdir, source)
+            bar = tqdm(desc=Path(source).name, disable=args.quiet, leave=False)
+
+            def update(event, bar=bar, name=Path(source).name):
+                bar.set_description(f"{name}: {event.stage}")
+                bar.total, bar.n = event.total, event.iteration
+                bar.refresh()
+
+            try:
+                image, channel_axis = open_lazy(source)
+                if args.channel_axis is not None:
+                    channel_axis = args.channel_axis
+                classes, kind, _ = lazy_classes(
+                    image, args.method, output=args.output, channel_axis=channel_axis,
+                    seed=args.seed, device=args.device, normalize=args.normalize,
+                    threads=args.threads, chunk=args.chunk or None,
+                    workers=parallel, progress=update, **params,
+                )  # fmt: skip
+                write_segmentation(
+                    classes, target, kind, client=client, workers=parallel,
+                    reporter=Reporter(update),
+                )  # fmt: skip
+            except (ValueError, TypeError, OSError, MemoryError) as error:
+                failed += 1
+                print(f"failed: {source}: {error}", file=sys.stderr)
+                continue
+            finally:
+                bar.close()
+            seconds = time.perf_counter() - clock
+            print(f"{source} -> {target} ({kind}, {where}) in {seconds:.1f} s")
+    return 1 if failed else 0

@@ -1,0 +1,62 @@
+"""The segmentation widget on a dask-backed layer too big to load (the threshold is
+lowered here): the whole array is segmented chunk by chunk into a Zarr-backed layer."""
+
+import dask.array as da
+import numpy as np
+import pytest
+from napari.layers import Labels
+
+from napari_unsupseg import segment
+from napari_unsupseg._widgets import _lazy
+from napari_unsupseg._widgets import segment as segment_module
+from napari_unsupseg._widgets.segment import SegmentWidget
+from test_lazy import scene
+from test_segment_widget import ENDLESS, configure, run_to_end
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer, monkeypatch):
+    monkeypatch.setattr(_lazy, "LAZY_MIN_PIXELS", 100 * 100)
+    viewer = make_napari_viewer()
+    widget = SegmentWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="segment")
+    return viewer, widget
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    shown = []
+    monkeypatch.setattr(segment_module, "show_error", shown.append)
+    return shown
+
+
+def test_a_big_lazy_layer_gives_a_zarr_backed_labels_layer(qtbot, viewer_widget, errors):
+    viewer, widget = viewer_widget
+    lazy = da.from_array(scene(192), chunks=(96, 96, 3))
+    viewer.add_image(lazy, name="scan", rgb=True)
+    stages = []
+    widget._relay.progressed.connect(lambda payload: stages.append(payload[1].stage))
+    configure(widget, "cnn")
+    run_to_end(qtbot, widget)
+    assert not errors
+    layer = viewer.layers["scan cnn"]
+    assert isinstance(layer, Labels)
+    assert isinstance(layer.data, da.Array)  # read from the Zarr store, chunk by chunk
+    expected = segment(lazy, "cnn", output="regions").compute()
+    np.testing.assert_array_equal(np.asarray(layer.data), expected)
+    assert "chunks" in stages and "training" in stages
+    assert layer.metadata["n_labels"] == expected.max()
+    assert isinstance(viewer.layers["scan"].data, da.Array)  # the source stays lazy
+
+
+def test_cancel_on_a_big_lazy_layer_adds_nothing(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    viewer.add_image(da.from_array(scene(128), chunks=(64, 64, 3)), name="scan", rgb=True)
+    configure(widget, "cnn", **ENDLESS)
+    widget.run()
+    qtbot.waitUntil(
+        lambda: widget._progress.value > 0 or widget._run.last is not None, timeout=60_000
+    )
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.is_running, timeout=60_000)
+    assert [layer.name for layer in viewer.layers] == ["scan"]
