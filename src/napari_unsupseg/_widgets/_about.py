@@ -25,6 +25,12 @@ GOOD_FOR = {
     "at a label count.",
     "cnn+kmeans": "A set number of classes from the CNN's learnt features: when you know "
     "how many kinds of structure there are.",
+    "iic": "For comparing with the published deep clustering methods; slower than cnn "
+    "and usually coarser.",
+    "wnet": "For comparing with the published methods: regions from an autoencoder's "
+    "classes; the slowest here.",
+    "dic": "For comparing with the published methods: classes refined by superpixels; "
+    "close to cnn on photographs.",
 }
 
 CITATIONS = {
@@ -49,6 +55,8 @@ def good_for(name: str, description: str) -> str:
     return GOOD_FOR.get(name, description)
 
 
-def tooltip(name: str, description: str) -> str:
-    cited = CITATIONS.get(name)
+def tooltip(name: str, description: str, paper: str = "") -> str:
+    """The method's description and its source (``paper``: the registry's, where no
+    fuller citation is written here)."""
+    cited = CITATIONS.get(name) or paper
     return description + (f"\nSource: {cited}." if cited else "")

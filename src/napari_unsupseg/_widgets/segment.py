@@ -367,7 +367,8 @@ class SegmentWidget(Container):
             widget.changed.connect(self._sync_relevance)
         self._sync_relevance()
         self._about.value = _about.good_for(spec.name, spec.description)
-        self._method.tooltip = self._about.tooltip = _about.tooltip(spec.name, spec.description)
+        tip = _about.tooltip(spec.name, spec.description, spec.paper)
+        self._method.tooltip = self._about.tooltip = tip
         self._scribble_row.visible = any(p.name == "scribbles" for p in spec.params)
         if spec.uses_torch and not self._devices_listed:
             self._list_devices()
