@@ -34,7 +34,8 @@ _FREEZE_BATCH_PIXELS = 1 << 21
 
 
 def auto_min_labels(features: np.ndarray) -> int:
-    """Seed 004's rule: floor(mean per-channel standard deviation on 0..255 / 10) + 4.
+    """floor(mean per-channel standard deviation on 0..255 / 10) + 4: the rule of
+    dontempty's post "Unsupervised Image Segmentation" (2023).
 
     ``features`` are the normalised [0, 1] channel-last values (for uint8 input, the
     author's 0..255 data divided by 255).

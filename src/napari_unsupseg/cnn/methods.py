@@ -47,12 +47,12 @@ def cnn_continuity(features, *, seed, device, reporter, **params):
 
 
 def cnn_fsf(features, *, seed, device, reporter, **params):
-    """Seed 003, feature similarity focus."""
+    """Guermazi, Ksantini & Khan's feature similarity focus (DynaSeg FSF)."""
     return _run("cnn_fsf", features, seed, device, reporter, params)
 
 
 def cnn_scf(features, *, seed, device, reporter, **params):
-    """Seed 003, spatial continuity focus."""
+    """Guermazi, Ksantini & Khan's spatial continuity focus (DynaSeg SCF)."""
     return _run("cnn_scf", features, seed, device, reporter, params)
 
 

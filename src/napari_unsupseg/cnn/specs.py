@@ -116,7 +116,7 @@ def _p(default):
         "p",
         default,
         "float",
-        "Seed 003's constant p of the dynamic weight.",
+        "Constant p of Guermazi, Ksantini & Khan's dynamic weight.",
         min=0.01,
         relevant_when=("weighting", ("fsf", "scf")),
     )
