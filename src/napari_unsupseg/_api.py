@@ -6,118 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_scribbles, check_seed, squeeze_spatial
+from ._guard import GPU_ADVICE, MEMORY_ADVICE, run_guarded
 from ._labels import relabel_by_size
-from ._memory import InsufficientMemoryError, check_fits, cuda_free_memory
+from ._memory import check_fits, cuda_free_memory
 from ._output import OutputPlan, plan_output
 from ._preprocess import prepare_image
 from ._progress import CancelCheck, ProgressCallback, Reporter
 from ._registry import get_method
 from ._threads import DEFAULT_THREADS, check_threads, pinned_threads
-
-_MEMORY_ADVICE = {
-    "classical": "crop the image, segment a sub-volume or fewer channels, or lower max_samples.",
-    "torch": "use device='cpu' (more memory than most GPUs) or 'cuda', fewer n_channels, a "
-    "smaller train_size, or crop the image / segment fewer planes.",
-}
-_GPU_ADVICE = (
-    "Try device='cpu' (the computer's main memory is usually larger), or make the job "
-    "smaller: fewer n_channels, a smaller train_size, a cropped image or fewer planes."
-)
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    """torch's OutOfMemoryError, or an older/other backend's 'out of memory' RuntimeError."""
-    text = str(error).lower()
-    return (
-        type(error).__name__ == "OutOfMemoryError"
-        or "out of memory" in text
-        or "not_enough_memory" in text
-        or "can't allocate memory" in text
-    )
-
-
-def _drop_frames(error: BaseException) -> None:
-    """Free what the failed run's frames hold (tensors, activations): the traceback
-    keeps every local of the engine alive for as long as the error object lives."""
-    import traceback
-
-    traceback.clear_frames(error.__traceback__)
-    error.__traceback__ = None
-
-
-def _release_gpu_memory() -> None:
-    import gc
-    import sys
-
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be a whole number, got {seed!r}")
-    if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
-    return int(seed)
-
-
-def _check_scribbles(scribbles, spatial_shape: tuple[int, ...]) -> np.ndarray | None:
-    if scribbles is None:
-        return None
-    scribbles = np.asarray(scribbles)
-    if scribbles.dtype == bool or not np.issubdtype(scribbles.dtype, np.integer):
-        raise TypeError(f"scribbles must be an integer label array, got dtype {scribbles.dtype}")
-    if scribbles.shape != spatial_shape:
-        raise ValueError(
-            f"scribbles have shape {scribbles.shape} but the image's spatial shape is "
-            f"{spatial_shape}"
-        )
-    if scribbles.min() < 0:
-        raise ValueError("scribbles must be 0 (no scribble) or a positive class id")
-    return scribbles if scribbles.any() else None
-
-
-def _squeeze_spatial(features: np.ndarray) -> np.ndarray:
-    """Drop leading singleton spatial axes (a 1-plane stack is an image)."""
-    while features.ndim > 3 and features.shape[0] == 1:
-        features = features[0]
-    return features
-
-
-def run_guarded(call, method: str, device, uses_torch: bool):
-    """``call()``, with running out of memory (RAM or GPU) turned into an
-    :class:`InsufficientMemoryError` that says what to change, and the memory the
-    failed run held released."""
-    try:
-        return call()
-    except InsufficientMemoryError:
-        raise  # already says what would fit
-    except MemoryError as error:
-        _drop_frames(error)
-        raise InsufficientMemoryError(
-            f"{method!r} ran out of memory: {error or 'no memory left'}. "
-            f"{_MEMORY_ADVICE['torch' if uses_torch else 'classical']}"
-        ) from error
-    except RuntimeError as error:
-        if not _is_out_of_memory(error):
-            raise
-        text = str(error).lower()
-        on_gpu = any(word in text for word in ("cuda", "gpu", "mps", "cudnn"))
-        on_cpu = "cpuallocator" in text or "can't allocate memory" in text
-        on_cpu = on_cpu or (device == "cpu" and not on_gpu)
-        _drop_frames(error)
-        _release_gpu_memory()
-        if on_cpu:
-            raise InsufficientMemoryError(
-                f"{method!r} ran out of memory (the computer's main memory is full). "
-                f"{_MEMORY_ADVICE['torch']}"
-            ) from error
-        raise InsufficientMemoryError(
-            f"{method!r} ran out of GPU memory (device {device!r}): the image is too big for "
-            f"the GPU with these settings. {_GPU_ADVICE}"
-        ) from error
 
 
 def segment(
@@ -248,18 +145,18 @@ def run_segmentation(
     output plan (what ``auto`` chose, the object radius): the widget keeps the classes
     so that objects can be re-made from other background classes without a new run."""
     spec = get_method(method)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     threads = check_threads(threads)
     resolved = spec.resolve(params)
     prepared = prepare_image(image, channel_axis=channel_axis, normalize=normalize)
     spatial_shape = prepared.spatial_shape
     if "scribbles" in resolved:
-        resolved["scribbles"] = _check_scribbles(resolved["scribbles"], spatial_shape)
+        resolved["scribbles"] = check_scribbles(resolved["scribbles"], spatial_shape)
         if resolved["scribbles"] is not None:
             resolved["scribbles"] = resolved["scribbles"].reshape(
-                _squeeze_spatial(prepared.features).shape[:-1]
+                squeeze_spatial(prepared.features).shape[:-1]
             )
-    features = _squeeze_spatial(prepared.features)
+    features = squeeze_spatial(prepared.features)
     if features.ndim - 1 not in spec.spatial_ndims:
         dims = " or ".join(f"{n}D" for n in spec.spatial_ndims)
         raise ValueError(
@@ -281,10 +178,10 @@ def run_segmentation(
 
     needed = spec.estimate_memory(features.shape[:-1], features.shape[-1], resolved, device)
     what = f"{method!r} on an image of {features.shape[:-1]} with {features.shape[-1]} channel(s)"
-    check_fits(needed, what, _MEMORY_ADVICE["torch" if spec.uses_torch else "classical"])
+    check_fits(needed, what, MEMORY_ADVICE["torch" if spec.uses_torch else "classical"])
     gpu_free = cuda_free_memory(device) if spec.uses_torch else None
     if gpu_free is not None:  # the network trains and predicts there
-        check_fits(needed, what, _GPU_ADVICE, available=gpu_free, where="GPU memory")
+        check_fits(needed, what, GPU_ADVICE, available=gpu_free, where="GPU memory")
 
     def finalize(labels: np.ndarray) -> np.ndarray:
         return relabel_by_size(labels).reshape(spatial_shape)

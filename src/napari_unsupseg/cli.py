@@ -403,7 +403,7 @@ def _cmd_segment(args) -> int:
 
     from tqdm.auto import tqdm
 
-    from ._api import _check_seed
+    from ._checks import check_seed
     from ._previous_run import other_run_in, write_sample_truth
     from ._threads import check_threads
     from .batch import (
@@ -424,7 +424,7 @@ def _cmd_segment(args) -> int:
 
         return segment_chunked_command(args, parse_params)
     try:
-        _check_seed(args.seed)
+        check_seed(args.seed)
         check_threads(args.threads)
         params = parse_params(args.method, args.param)
         jobs = plan_jobs(args.inputs, args.outdir, samples=args.sample, recursive=args.recursive)

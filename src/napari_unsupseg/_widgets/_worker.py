@@ -14,6 +14,7 @@ import numpy as np
 from qtpy.QtCore import QObject, Signal
 
 from .._api import Segmentation, run_segmentation, segment
+from .._guard import is_out_of_memory
 from .._output import OutputPlan
 from .._progress import Progress
 from .._registry import get_method
@@ -132,8 +133,7 @@ def describe_error(error: BaseException, source: str, method: str) -> str:
     """A message a user can act on, without a traceback."""
     text = str(error).strip() or type(error).__name__
     where = f"'{source}' with {method}"
-    out_of_memory = type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower()
-    if isinstance(error, MemoryError) or out_of_memory:
+    if isinstance(error, MemoryError) or is_out_of_memory(error):
         return (
             f"Not enough memory to segment {where}. {text}\n"
             "Try 'current plane' instead of the whole stack, a cropped image, or another device."

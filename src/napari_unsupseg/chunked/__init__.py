@@ -51,7 +51,8 @@ def lazy_classes(
     """(lazy classes, output kind, the image's spatial shape): train now on a copy
     drawn from the dask ``image``. ``chunk``: the chunks' side in pixels (None: the
     image's own chunks); ``workers``: chunks computed at once, for the memory check."""
-    from .._api import _MEMORY_ADVICE, _check_seed
+    from .._checks import check_seed
+    from .._guard import MEMORY_ADVICE
     from .._memory import check_fits
     from .._output import OUTPUTS, auto_output
     from .._progress import Reporter
@@ -61,7 +62,7 @@ def lazy_classes(
     from ._memory import chunked_estimate
 
     spec = get_method(method)
-    seed, threads = _check_seed(seed), check_threads(threads)
+    seed, threads = check_seed(seed), check_threads(threads)
     resolved = spec.resolve(params)
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
@@ -83,7 +84,7 @@ def lazy_classes(
     what = (
         f"{method!r} on a lazy image of {features.shape[:-1]}, chunks of {features.chunksize[:-1]}"
     )
-    check_fits(needed, what, "use smaller chunks (--chunk) or fewer workers; " + _MEMORY_ADVICE[
+    check_fits(needed, what, "use smaller chunks (--chunk) or fewer workers; " + MEMORY_ADVICE[
         "torch" if spec.uses_torch else "classical"])  # fmt: skip
     reporter = Reporter(progress, should_stop)
     reporter.check()

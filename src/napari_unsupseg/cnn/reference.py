@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._api import _check_seed, _squeeze_spatial
+from .._checks import check_seed, squeeze_spatial
 from .._device import resolve_device
 from .._labels import relabel_by_size
 from .._output import plan_output
@@ -79,7 +79,7 @@ def segment_series(
         )
     if not spec.uses_torch:
         raise ValueError(f"segment_series needs a CNN method; {method!r} is not one")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     threads = check_threads(threads)
     if isinstance(images, np.ndarray) or not isinstance(images, Sequence) or not images:
         raise TypeError("images must be a non-empty list of arrays")
@@ -95,7 +95,7 @@ def segment_series(
     features, plans = [], []
     for i, image in enumerate(images):
         prepared = prepare_image(image, channel_axis=channel_axis, normalize=normalize)
-        f = _squeeze_spatial(prepared.features)
+        f = squeeze_spatial(prepared.features)
         plan, f = plan_output(
             output,
             f,

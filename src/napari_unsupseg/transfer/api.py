@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._api import _check_seed, _squeeze_spatial, run_guarded
+from .._checks import check_seed, squeeze_spatial
+from .._guard import run_guarded
 from .._memory import check_fits, cuda_free_memory
 from .._preprocess import prepare_image
 from .._progress import CancelCheck, ProgressCallback, Reporter
@@ -34,7 +35,7 @@ def _prepare(image, channel_axis, normalize, what: str):
         prepared = prepare_image(image, channel_axis=channel_axis, normalize=normalize)
     except (TypeError, ValueError) as error:
         raise type(error)(f"{what}: {error}") from None
-    planes = _as_planes(_squeeze_spatial(prepared.features))
+    planes = _as_planes(squeeze_spatial(prepared.features))
     if min(planes.shape[1:3]) < MIN_SIZE:
         raise ValueError(
             f"{what} has planes of {planes.shape[1]}x{planes.shape[2]} pixels; label "
@@ -95,7 +96,7 @@ def transfer_labels(
     Returns int32 labels holding the source's label ids: one array of the target's
     spatial shape, or a list of them for a list of targets.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     resolved = METHOD.resolve(params)
     many = isinstance(target, list | tuple)
     if many and not target:
