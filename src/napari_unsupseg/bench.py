@@ -36,24 +36,25 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._csv import csv_text
+from ._params_text import parse_key_values
 from ._peak_rss import PeakRSS
+from ._provenance import Provenance
 from ._threads import DEFAULT_THREADS
 from .bench_report import (
     IMAGE_FIELDS,
     SUMMARY_FIELDS,
-    csv_text,
     markdown_report,
-    pool,
     rounded,
     summarise,
     write_text,
 )
+from .evaluation import pool_best_ious as pool
 from .io import IMAGE_SUFFIXES, read_image, read_labels
 
 __all__ = ["MethodRun", "PeakRSS", "parse_method_spec", "pool", "run_bench"]
@@ -90,17 +91,16 @@ def parse_method_spec(text: str) -> MethodRun:
             raise ValueError(f"method spec {text!r}: the baseline {name!r} takes no parameters")
         return MethodRun(label=text.strip(), method=name.strip())
     spec = get_method(name.strip())
-    params: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in settings.split(","))):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"method spec {text!r}: expected KEY=VALUE, got {item!r}")
-        if key not in spec.defaults:
-            spec.resolve({key: value})  # raises, naming the method's parameters
-        if spec.param(key).kind == "array":
-            raise ValueError(f"method spec {text!r}: {key!r} cannot be set in a benchmark")
-        params[key] = spec.param(key).validate(value)
+
+    def refuse_array(key: str, value: str):
+        raise ValueError(f"method spec {text!r}: {key!r} cannot be set in a benchmark")
+
+    params = parse_key_values(
+        spec.name,
+        filter(None, (part.strip() for part in settings.split(","))),
+        malformed=f"method spec {text!r}: expected KEY=VALUE, got ",
+        read_array=refuse_array,
+    )
     return MethodRun(label=text.strip(), method=spec.name, params=params)
 
 
@@ -285,7 +285,7 @@ def run_bench(
     rss = PeakRSS()
     image_rows: list[dict[str, Any]] = []
     pooled: dict[str, list[list[np.ndarray]]] = {run.label: [] for run in runs}
-    started = datetime.now(UTC)
+    provenance = Provenance.now(command)
     warmed: set[str] = set()
     where = {"seed": seed, "device": device, "threads": threads, "output": output}
 
@@ -332,15 +332,16 @@ def run_bench(
                 image_rows.append(row)
                 bar.update(1)
 
-    summary = [row for run in runs for row in summarise(run, image_rows, pooled[run.label], kind)]
+    summary = [
+        row for run in runs for row in summarise(run.label, image_rows, pooled[run.label], kind)
+    ]
     markdown = markdown_report(
         summary,
         kind=kind,
         data_dir=data_dir,
         n_images=len(pairs),
         where=where,
-        started=started,
-        command=command,
+        provenance=provenance,
         rss_resettable=rss.resettable,
         trace_memory=trace_memory,
     )

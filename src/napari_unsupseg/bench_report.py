@@ -4,22 +4,14 @@ Kept apart from :mod:`napari_unsupseg.bench`, which runs the methods."""
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import platform
 import statistics
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._provenance import Provenance
+from .evaluation import pool_best_ious
 from .io import atomic_write
-
-if TYPE_CHECKING:
-    from .bench import MethodRun
 
 SUMMARY_FIELDS = (
     "method",
@@ -64,24 +56,6 @@ IMAGE_FIELDS = (
 )
 
 
-def pool(per_image: Sequence[Sequence[np.ndarray]]) -> dict[str, float]:
-    """mIoU All / Fine / Coarse from per-image lists of per-annotator IoU arrays."""
-    every, fine, coarse = [], [], []
-    for annotators in per_image:
-        if not annotators:
-            continue
-        sizes = [len(ious) for ious in annotators]
-        every.extend(annotators)
-        fine.append(annotators[int(np.argmax(sizes))])
-        coarse.append(annotators[int(np.argmin(sizes))])
-
-    def mean(arrays) -> float:
-        joined = np.concatenate(arrays) if arrays else np.empty(0)
-        return float(joined.mean()) if joined.size else float("nan")
-
-    return {"miou_all": mean(every), "miou_fine": mean(fine), "miou_coarse": mean(coarse)}
-
-
 def rounded(value, digits: int = 4):
     if value is None:
         return ""
@@ -89,17 +63,19 @@ def rounded(value, digits: int = 4):
     return "" if np.isnan(value) else round(value, digits)
 
 
-def summarise(run: MethodRun, rows: list[dict], ious, kind: str) -> list[dict]:
-    """The run's summary row; on instance data one row per dimensionality present
-    (2D images and 3D stacks are reported apart: their scores do not pool)."""
-    mine = [r for r in rows if r["method"] == run.label]
+def summarise(label: str, rows: list[dict], ious, kind: str) -> list[dict]:
+    """The summary row of the method run named ``label``; on instance data one row per
+    dimensionality present (2D images and 3D stacks are reported apart: their scores do
+    not pool)."""
+    mine = [r for r in rows if r["method"] == label]
     if kind == "regions":
-        return [_summary_row(run.label, mine, {k: rounded(v) for k, v in pool(ious).items()})]
+        pooled = pool_best_ious(ious)
+        return [_summary_row(label, mine, {k: rounded(v) for k, v in pooled.items()})]
     ndims = sorted({r["ndim"] for r in mine if r["status"] == "ok"})
     if len(ndims) <= 1:
-        return [_summary_row(run.label, mine, _means(mine, INSTANCE_KEYS))]
+        return [_summary_row(label, mine, _means(mine, INSTANCE_KEYS))]
     return [
-        _summary_row(f"{run.label} ({n}D)", group, _means(group, INSTANCE_KEYS))
+        _summary_row(f"{label} ({n}D)", group, _means(group, INSTANCE_KEYS))
         for n in ndims
         for group in [[r for r in mine if r["ndim"] in (n, "")]]
     ]
@@ -129,32 +105,6 @@ def _summary_row(label: str, mine: list[dict], scores: dict) -> dict:
         "tracemalloc_peak_mib": max(traced) if traced else "",
         "rss_added_mib": max((r["rss_added_mib"] for r in ok), default=""),
     }
-
-
-def machine_description() -> str:
-    """CPU model, core count, OS, Python and library versions (for the report)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    parts = [
-        f"{cpu}, {os.cpu_count()} logical cores",
-        platform.system(),
-        f"Python {sys.version.split()[0]}",
-    ]
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        parts.append(f"torch {torch.__version__}")
-        if torch.cuda.is_available():
-            parts.append(f"GPU {torch.cuda.get_device_name(0)}")
-    from . import __version__
-
-    parts.append(f"napari-unsupseg {__version__}")
-    return "; ".join(parts)
 
 
 _COLUMNS = {
@@ -190,8 +140,7 @@ def markdown_report(
     data_dir,
     n_images,
     where,
-    started,
-    command,
+    provenance: Provenance,
     rss_resettable,
     trace_memory,
 ) -> str:
@@ -236,22 +185,13 @@ def markdown_report(
         f"call per method on a 64×64 crop. Memory: {trace_note}; {rss_note}; maximum over "
         "images.",
         "",
-        f"- date: {started.isoformat(timespec='seconds')}",
+        f"- date: {provenance.started_text}",
         "- " + "; ".join(f"{key}: {value}" for key, value in where.items()),
-        f"- machine: {machine_description()}",
+        f"- machine: {provenance.machine_description()}",
     ]
-    if command:
-        lines.append(f"- command: `{' '.join(command)}`")
+    if provenance.command:
+        lines.append(f"- command: `{' '.join(provenance.command)}`")
     return "\n".join(lines)
-
-
-def csv_text(rows: list[dict], fields: Sequence[str]) -> str:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(fields), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in fields})
-    return text.getvalue()
 
 
 def write_text(path: Path, text: str) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._csv import write_csv
 from ._labels import compact_labels
 from ._preprocess import guess_channel_axis, prepare_image
 from .objects import as_spacing
@@ -215,13 +216,7 @@ def _number(text: str):
 
 def write_table(path, rows) -> Path:
     """Write a measurement table as CSV (a header alone when no label is left)."""
-    path = Path(path)
-    fields = list(rows[0]) if rows else ["label", "pixels"]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(path, rows, list(rows[0]) if rows else ["label", "pixels"])
 
 
 def write_labels_with_table(path, labels, rows) -> tuple[Path, Path]:

@@ -1,4 +1,4 @@
-"""Scoring a segmentation against ground truth: the seeds' mIoU and the usual companions.
+"""Scoring a segmentation against ground truth: the papers' mIoU and the usual companions.
 
 Every region and instance metric is computed from one contingency table per annotator
 (see ``_contingency``), in O(pixels) time and memory whatever the label values are,
@@ -9,15 +9,16 @@ follows and when to use it.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
+from .. import _csv
 from ._boundary import boundary_counts, boundary_scores
+from ._pooling import pool_best_ious
 from ._scores import Evaluation, check_thresholds
 
-__all__ = ["best_match_ious", "evaluate", "segment_table", "write_csv"]
+__all__ = ["best_match_ious", "evaluate", "pool_best_ious", "segment_table", "write_csv"]
 
 
 def evaluate(
@@ -134,7 +135,8 @@ def best_match_ious(
 
     Returns one float array per annotator (one array for a single label image), in
     ascending ground-truth id order, with the definitions of :func:`evaluate`. This is
-    what a benchmark over many images pools, as the seeds do on BSDS500:
+    what a benchmark over many images pools (:func:`pool_best_ious`), as the papers
+    do on BSDS500:
 
     - **All**: concatenate the arrays of every annotator of every image; take the mean.
     - **Fine**: per image keep only the longest array (the annotator with the most
@@ -205,10 +207,4 @@ def write_csv(path, rows) -> Path:
     if isinstance(rows, dict):
         rows = [{"metric": key, "value": value} for key, value in rows.items()]
     rows = list(rows)
-    path = Path(path)
-    fields = list(rows[0]) if rows else ["metric", "value"]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return _csv.write_csv(path, rows, list(rows[0]) if rows else ["metric", "value"])

@@ -24,6 +24,7 @@ import numpy as np
 from ._contingency import Contingency, contingency_tables
 from ._inputs import as_annotator_stack, as_labels, predicted_segments
 from ._matching import OverlapGraph
+from ._pooling import pool_best_ious
 
 
 def check_thresholds(thresholds) -> tuple[float, ...]:
@@ -227,25 +228,18 @@ class Evaluation:
             assignable = self.segment_ids != 0
         return [Annotator(table, assignable, ignore_background) for table in tables]
 
-    def pooled_best(self, which: str = "all") -> np.ndarray:
-        """Best IoUs of every scored GT segment: of all annotators, or the fine/coarse one."""
-        if which == "all":
-            return np.concatenate([a.best_ious() for a in self.annotators])
-        counts = [a.n_gt for a in self.annotators]
-        pick = int(np.argmax(counts) if which == "fine" else np.argmin(counts))
-        return self.annotators[pick].best_ious()
-
     def metrics(self, thresholds=(0.5,)) -> dict:
         thresholds = check_thresholds(thresholds)
         annotators = self.annotators
         n_gt = sum(a.n_gt for a in annotators)
+        pooled = pool_best_ious([[a.best_ious() for a in annotators]])
         result = {
             "n_pred": annotators[0].n_pred,
             "n_gt": n_gt,
             "n_annotators": len(annotators),
-            "miou": _mean(self.pooled_best("all")),
-            "miou_fine": _mean(self.pooled_best("fine")),
-            "miou_coarse": _mean(self.pooled_best("coarse")),
+            "miou": pooled["miou_all"],
+            "miou_fine": pooled["miou_fine"],
+            "miou_coarse": pooled["miou_coarse"],
             "miou_hungarian": sum(a.hungarian_sum() for a in annotators) / n_gt
             if n_gt
             else math.nan,
@@ -283,8 +277,3 @@ class Evaluation:
             key("f1"): _safe_divide(2 * tp, 2 * tp + fp + fn),
             key("pq"): _safe_divide(iou_sum, tp + fp / 2 + fn / 2),
         }
-
-
-def _mean(values: np.ndarray) -> float:
-    """Mean IoU over segments; NaN when no segment is scored (all ignored)."""
-    return float(values.mean()) if values.size else math.nan
