@@ -4,16 +4,13 @@ Re-running ``unsupseg segment`` into a folder skips the images already done, so 
 interrupted batch finishes where it stopped. That is only right when the labels there
 came from the same settings: labels of another method (or seed, or parameters) would be
 kept under a record naming the new ones. Such a folder is refused instead, unless the
-user asks for ``--overwrite``. Samples that come with ground truth get it written next
-to their labels, so that ``unsupseg evaluate`` can score them at once.
+user asks for ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import numpy as np
 
 #: run.json fields that decide the labels: a folder made with other values is another run
 LABEL_SETTINGS = (
@@ -28,7 +25,6 @@ LABEL_SETTINGS = (
     "object_diameter",
     "background_classes",
 )
-TRUTH_SUFFIX = "_truth.tif"
 
 
 def other_run_in(outdir, header: dict) -> str | None:
@@ -58,18 +54,3 @@ def other_run_in(outdir, header: dict) -> str | None:
         f"changed: {'; '.join(details)}). Re-running would keep those labels under the new "
         "settings. Use another -o folder, or --overwrite to replace them."
     )
-
-
-def write_sample_truth(jobs) -> None:
-    """Write ``<sample>_truth.tif`` beside the labels of each sample that has one."""
-    from . import sample_data
-    from .batch import LABELS_SUFFIX, SAMPLE_PREFIX
-    from .io import write_labels
-
-    for job in jobs:
-        if not job.source.startswith(SAMPLE_PREFIX):
-            continue
-        data = getattr(sample_data, job.source[len(SAMPLE_PREFIX) :])()
-        if isinstance(data, tuple):
-            truth = np.asarray(data[1])
-            write_labels(job.output[: -len(LABELS_SUFFIX)] + TRUTH_SUFFIX, truth)

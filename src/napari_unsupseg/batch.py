@@ -2,7 +2,9 @@
 
 One task per image: read, :func:`napari_unsupseg.segment`, write; the task returns its
 row of the run record. The same function runs in the serial loop and on Dask workers,
-so a cluster run and a serial run produce the same files.
+so a cluster run and a serial run produce the same files. :func:`segment_batch` is the
+whole run as ``unsupseg segment`` makes it (checks, cluster, progress bars, record);
+:func:`run_batch` the loop alone, for a caller that brings its own client.
 
 Seeding: every image is segmented with the run's seed and thread count unchanged. An
 image's labels therefore depend only on the image, the method, its parameters, the seed
@@ -12,195 +14,33 @@ settings or which worker took the task (see :mod:`napari_unsupseg._threads`).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
-import platform
 import socket
-import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ._threads import DEFAULT_THREADS
-from .io import (
-    IMAGE_SUFFIXES,
-    atomic_write,
-    channel_axis_from_axes,
-    labels_file_ok,
-    read_image_with_axes,
-    read_labels,
-    write_labels,
-    write_overlay,
+from ._batch_plan import (
+    LABELS_SUFFIX,
+    OVERLAY_SUFFIX,
+    ROW_FIELDS,
+    SAMPLE_PREFIX,
+    SAMPLES,
+    BatchSettings,
+    BatchUsageError,
+    ImageJob,
+    find_images,
+    load_source,
+    plan_jobs,
+    write_sample_truth,
 )
-
-LABELS_SUFFIX = "_labels.tif"
-OVERLAY_SUFFIX = "_overlay.png"
-SAMPLE_PREFIX = "sample:"
-#: Samples usable with ``--sample``: the channel axis each one has.
-SAMPLES = {"coffee": None, "cells": 0, "cells_3d": None}
-ROW_FIELDS = (
-    "input",
-    "output",
-    "overlay",
-    "status",
-    "error",
-    "seconds",
-    "segment_seconds",
-    "n_labels",
-    "output_kind",
-    "shape",
-    "channel_axis",
-    "worker",
-)
-
-
-class BatchUsageError(ValueError):
-    """The batch cannot start: a missing input, no images found, a bad setting."""
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """What every image of a run is segmented with (sent to each worker)."""
-
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    device: str = "auto"
-    channel_axis: int | None = None
-    normalize: str = "auto"
-    threads: int = DEFAULT_THREADS
-    overlay: bool = False
-    overwrite: bool = False
-    #: what the labels are, and how objects are made (see :func:`napari_unsupseg.segment`)
-    output: str = "auto"
-    spacing: tuple[float, ...] | None = None
-    object_diameter: float | None = None
-    background_classes: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class ImageJob:
-    """One image: where it comes from and where its outputs go (absolute paths, so a
-    worker started in another folder finds them)."""
-
-    source: str  # an absolute file path, or "sample:NAME"
-    display: str  # the input as the user named it, for the record
-    output: str
-    overlay: str
-
-
-# ----------------------------------------------------------------------------- planning
-
-
-def find_images(
-    inputs: Sequence[str | os.PathLike], *, recursive: bool = False, exclude=None
-) -> list[tuple[Path, Path, str]]:
-    """Expand files and folders into ``(file, subfolder, display)`` triples.
-
-    Folders are scanned for TIFF, PNG and JPEG files (sorted by name; hidden files
-    skipped; with ``recursive`` also subfolders, whose relative path is ``subfolder``).
-    Files named explicitly are taken whatever their type: reading decides. Anything
-    under ``exclude`` (the output folder) is left out.
-    """
-    exclude = Path(exclude).resolve() if exclude is not None else None
-    found: list[tuple[Path, Path, str]] = []
-    seen: set[Path] = set()
-
-    def add(path: Path, subfolder: Path, display: str) -> None:
-        resolved = path.resolve()
-        if resolved not in seen:
-            seen.add(resolved)
-            found.append((resolved, subfolder, display))
-
-    for entry in inputs:
-        path = Path(entry)
-        if path.is_dir():
-            pattern = path.rglob("*") if recursive else path.iterdir()
-            files = []
-            for candidate in pattern:
-                relative = candidate.relative_to(path)
-                if any(part.startswith(".") for part in relative.parts):
-                    continue
-                if exclude is not None and candidate.resolve().is_relative_to(exclude):
-                    continue
-                if candidate.is_file() and candidate.suffix.lower() in IMAGE_SUFFIXES:
-                    files.append(candidate)
-            for file in sorted(files, key=lambda f: f.relative_to(path).as_posix()):
-                add(file, file.parent.relative_to(path), str(file))
-        elif path.is_file():
-            add(path, Path(), str(entry))
-        else:
-            raise BatchUsageError(f"input {str(entry)!r}: no such file or folder")
-    return found
-
-
-def plan_jobs(
-    inputs: Sequence[str | os.PathLike],
-    outdir,
-    *,
-    samples: Sequence[str] = (),
-    recursive: bool = False,
-) -> list[ImageJob]:
-    """One job per image. Outputs are ``<stem>_labels.tif`` and ``<stem>_overlay.png`` in
-    ``outdir`` (in the same subfolder with ``recursive``); when two inputs would share a
-    name, the later ones (in input order) get ``<stem>-2``, ``<stem>-3``..."""
-    outdir = Path(outdir).resolve()
-    jobs: list[ImageJob] = []
-    taken: set[str] = set()
-
-    def add(source: str, display: str, subfolder: Path, stem: str) -> None:
-        name, number = stem, 1
-        while str(subfolder / name).lower() in taken:
-            number += 1
-            name = f"{stem}-{number}"
-        taken.add(str(subfolder / name).lower())
-        base = outdir / subfolder / name
-        jobs.append(
-            ImageJob(
-                source=source,
-                display=display,
-                output=str(base) + LABELS_SUFFIX,
-                overlay=str(base) + OVERLAY_SUFFIX,
-            )
-        )
-
-    for sample in samples:
-        if sample not in SAMPLES:
-            raise BatchUsageError(
-                f"unknown sample {sample!r}; available samples: {', '.join(SAMPLES)}"
-            )
-        add(SAMPLE_PREFIX + sample, SAMPLE_PREFIX + sample, Path(), sample)
-    for path, subfolder, display in find_images(inputs, recursive=recursive, exclude=outdir):
-        add(str(path), display, subfolder, path.stem)
-    if not jobs:
-        raise BatchUsageError(
-            "no images found in " + ", ".join(map(str, inputs))
-            if inputs
-            else "nothing to segment: give image files or folders, or --sample NAME"
-        )
-    return jobs
-
+from ._batch_record import count_statuses, json_safe, record_header, write_record
+from .io import labels_file_ok, read_labels, write_labels, write_overlay
 
 # ----------------------------------------------------------------------------- one image
-
-
-def load_source(source: str) -> tuple[np.ndarray, int | None]:
-    """The image of a job and the channel axis its file or sample declares."""
-    if source.startswith(SAMPLE_PREFIX):
-        from . import sample_data
-
-        name = source[len(SAMPLE_PREFIX) :]
-        data = getattr(sample_data, name)()
-        image = data[0] if isinstance(data, tuple) else data
-        return np.asarray(image), SAMPLES[name]
-    image, axes = read_image_with_axes(source)
-    return image, channel_axis_from_axes(axes, image.ndim)
 
 
 def worker_name() -> str:
@@ -283,9 +123,6 @@ def failed_row(job: ImageJob, settings: BatchSettings, error: BaseException) -> 
     return row
 
 
-# ----------------------------------------------------------------------------- the batch
-
-
 def run_batch(
     jobs: Sequence[ImageJob],
     settings: BatchSettings,
@@ -333,106 +170,125 @@ def run_batch(
     return [rows[index] for index in sorted(rows)]
 
 
-# ----------------------------------------------------------------------------- the record
+# ----------------------------------------------------------------------------- the run
 
 
-def json_safe(value: Any) -> Any:
-    """Parameters as JSON: arrays are summarised, numpy scalars become Python ones."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return f"array{tuple(value.shape)} {value.dtype}"
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+@dataclass
+class BatchOutcome:
+    """What :func:`segment_batch` did: the record it wrote, and where."""
+
+    outdir: Path
+    header: dict[str, Any]
+    rows: list[dict[str, Any]]
+    counts: dict[str, int]
+    interrupted: bool
+    files: tuple[Path, Path]
+
+    @property
+    def seconds(self) -> float:
+        return self.header["seconds"]
 
 
-def record_header(settings: BatchSettings, *, scheduler: str, command: Sequence[str]) -> dict:
-    """Run-level facts for ``run.json``: what ran, with what, where."""
-    from . import __version__
-    from ._registry import get_method
+def segment_batch(
+    inputs: Sequence[str | os.PathLike],
+    outdir,
+    settings: BatchSettings,
+    *,
+    samples: Sequence[str] = (),
+    recursive: bool = False,
+    workers: int = 0,
+    scheduler: str | None = None,
+    progress: bool = True,
+    command: Sequence[str] = (),
+) -> BatchOutcome:
+    """Segment every image of ``inputs`` (and ``samples``) into ``outdir``, as
+    ``unsupseg segment`` does: labels (and overlays), sample truths, ``run.json`` and
+    ``run.csv``.
 
-    resolved = get_method(settings.method).resolve(settings.params)
-    return {
-        "tool": "unsupseg segment",
-        "version": __version__,
-        "command": list(command),
-        "method": settings.method,
-        "params": json_safe(resolved),
-        "seed": settings.seed,
-        "seeding": "every image is segmented with this seed",
-        "threads": settings.threads,
-        "device": settings.device,
-        "channel_axis": settings.channel_axis,
-        "normalize": settings.normalize,
-        "output": settings.output,
-        "spacing": json_safe(settings.spacing),
-        "object_diameter": settings.object_diameter,
-        "background_classes": json_safe(settings.background_classes),
-        "overlay": settings.overlay,
-        "overwrite": settings.overwrite,
-        "scheduler": scheduler,
-        "host": socket.gethostname(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
+    ``workers``: on a local Dask cluster of that many processes; ``scheduler``: on the
+    cluster at that address; neither: here, one image after another. ``progress``:
+    tqdm bars. ``command`` is written into the record. Raises :class:`BatchUsageError`
+    before anything runs (bad seed, threads or inputs, a folder holding another run
+    without ``settings.overwrite``, an unreachable scheduler); a failed image never
+    raises, it is a row of the record. Ctrl-C stops the run and still writes the
+    record of what finished (``interrupted`` is then True).
+    """
+    from ._checks import check_seed
+    from ._previous_run import other_run_in
+    from ._provenance import Provenance
+    from ._threads import check_threads
+    from .io import remove_stale_temp_files
 
-
-def relative_outputs(rows: Iterable[dict], outdir) -> list[dict]:
-    """Rows with output paths relative to the output folder (the record travels)."""
-    outdir = Path(outdir).resolve()
-    result = []
-    for row in rows:
-        row = dict(row)
-        for key in ("output", "overlay"):
-            if row.get(key):
-                path = Path(row[key])
-                if path.is_relative_to(outdir):
-                    row[key] = path.relative_to(outdir).as_posix()
-        result.append(row)
-    return result
-
-
-def write_record(outdir, header: dict, rows: Sequence[dict]) -> tuple[Path, Path]:
-    """Write ``run.json`` (header, counts, rows) and ``run.csv`` (one row per image, with
-    the run-level columns repeated so the CSV stands alone), both atomically."""
+    if workers < 0:
+        raise BatchUsageError("workers must be 0 (serial) or a number of worker processes")
+    try:
+        check_seed(settings.seed)
+        check_threads(settings.threads)
+        jobs = plan_jobs(inputs, outdir, samples=samples, recursive=recursive)
+    except (ValueError, TypeError) as error:
+        raise BatchUsageError(str(error)) from None
+    if not settings.overwrite:
+        reason = other_run_in(outdir, record_header(settings))
+        if reason:
+            raise BatchUsageError(reason)
     outdir = Path(outdir)
-    rows = relative_outputs(rows, outdir)
-    counts = {status: 0 for status in ("ok", "failed", "skipped")}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    record = {**header, "counts": counts, "images": rows}
-    json_path, csv_path = outdir / "run.json", outdir / "run.csv"
-    with atomic_write(json_path) as handle:
-        handle.write((json.dumps(record, indent=2) + "\n").encode())
-    run_columns = {
-        "method": header["method"],
-        "params": json.dumps(header["params"], sort_keys=True),
-        "seed": header["seed"],
-        "threads": header["threads"],
-        "device": header["device"],
-        "version": header["version"],
-    }
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=[*ROW_FIELDS, *run_columns], lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**{k: row.get(k, "") for k in ROW_FIELDS}, **run_columns})
-    with atomic_write(csv_path) as handle:
-        handle.write(text.getvalue().encode())
-    return json_path, csv_path
+    outdir.mkdir(parents=True, exist_ok=True)
+    write_sample_truth(jobs)
+    for folder in sorted({Path(job.output).parent for job in jobs}):
+        remove_stale_temp_files(folder)
+
+    provenance = Provenance.now(command)
+    clock = time.perf_counter()
+    rows: list[dict] = []
+    interrupted = False
+    with ExitStack() as stack:
+        from ._batch_bars import BatchBars
+        from ._cluster import dask_client
+
+        try:
+            client = stack.enter_context(dask_client(workers, scheduler))
+        except (OSError, TimeoutError, ValueError) as error:
+            raise BatchUsageError(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
+        where = scheduler or "serial"
+        if workers:
+            where = f"LocalCluster({workers} workers, 1 thread each)"
+        header = record_header(settings, scheduler=where, provenance=provenance)
+        bars = BatchBars(stack, len(jobs), enabled=progress)
+
+        def on_row(row: dict) -> None:
+            rows.append(row)
+            bars.on_row(row)
+
+        try:
+            rows = run_batch(
+                jobs, settings, client=client, on_row=on_row, image_progress=bars.image_progress
+            )
+        except KeyboardInterrupt:  # keep the record of what finished
+            interrupted = True
+
+    header["seconds"] = round(time.perf_counter() - clock, 3)
+    header["interrupted"] = interrupted
+    files = write_record(outdir, header, rows)
+    return BatchOutcome(outdir, header, rows, count_statuses(rows), interrupted, files)
 
 
 __all__ = [
+    "LABELS_SUFFIX",
+    "OVERLAY_SUFFIX",
+    "ROW_FIELDS",
+    "SAMPLES",
+    "SAMPLE_PREFIX",
+    "BatchOutcome",
     "BatchSettings",
     "BatchUsageError",
     "ImageJob",
     "find_images",
+    "json_safe",
     "load_source",
     "plan_jobs",
     "process_image",
+    "record_header",
     "run_batch",
+    "segment_batch",
     "write_record",
 ]

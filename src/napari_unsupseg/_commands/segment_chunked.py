@@ -1,6 +1,7 @@
 """``unsupseg segment`` on images bigger than memory: Zarr / OME-Zarr inputs, or any
 input with ``--chunk N``, are read lazily and their labels written to
-``OUTDIR/NAME.zarr`` chunk by chunk, on local threads or a Dask cluster."""
+``OUTDIR/NAME.zarr`` chunk by chunk, on local threads or a Dask cluster
+(:mod:`napari_unsupseg.chunked`)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-
-def _client(stack: ExitStack, args):
-    """(client or None, what it is) for --workers / --scheduler."""
-    if not (args.workers or args.scheduler):
-        return None, "threads"
-    from distributed import Client, LocalCluster
-
-    if args.workers:
-        cluster = stack.enter_context(
-            LocalCluster(
-                n_workers=args.workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
-        )
-        return stack.enter_context(Client(cluster)), f"LocalCluster({args.workers} workers)"
-    return stack.enter_context(Client(args.scheduler)), args.scheduler
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_params
 
 
 def output_path(outdir, source) -> Path:
@@ -39,17 +22,18 @@ def output_path(outdir, source) -> Path:
     return Path(outdir) / f"{name}.zarr"
 
 
-def segment_chunked_command(args, parse_params) -> int:
+def run_chunked(args) -> int:
     """Segment every input lazily; return the exit status."""
     from tqdm.auto import tqdm
 
+    from .._cluster import dask_client
     from .._progress import Reporter
-    from . import lazy_classes
-    from .store import open_lazy, write_segmentation
+    from ..chunked import lazy_classes
+    from ..chunked.store import open_lazy, write_segmentation
 
     if args.sample:
         print("error: --sample images are small: drop --chunk", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     params = parse_params(args.method, args.param)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -57,10 +41,13 @@ def segment_chunked_command(args, parse_params) -> int:
     parallel = max(1, args.workers or 2)  # chunks at once: workers, or two threads
     with ExitStack() as stack:
         try:
-            client, where = _client(stack, args)
+            client = stack.enter_context(dask_client(args.workers, args.scheduler))
         except (OSError, TimeoutError, ValueError) as error:
             print(f"error: cannot reach the Dask scheduler: {error}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
+        where = args.scheduler or "threads"
+        if args.workers:
+            where = f"LocalCluster({args.workers} workers)"
         for source in args.inputs:
             clock = time.perf_counter()
             target = output_path(outdir, source)
@@ -93,4 +80,4 @@ def segment_chunked_command(args, parse_params) -> int:
                 bar.close()
             seconds = time.perf_counter() - clock
             print(f"{source} -> {target} ({kind}, {where}) in {seconds:.1f} s")
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import EXIT_OK, _float_list, _usage_error
+from .common import EXIT_OK, float_list, usage_error
 
 DESCRIPTION = """\
 Measure every label of LABELS over IMAGE and write one CSV row per label: label,
@@ -24,7 +24,7 @@ examples:
 """
 
 
-def add_measure(commands) -> None:
+def add(commands) -> None:
     parser = commands.add_parser(
         "measure",
         help="one row per label: size, area/volume, channel means and spreads, pieces, bbox",
@@ -44,23 +44,23 @@ def add_measure(commands) -> None:
     )
     parser.add_argument(
         "--spacing",
-        type=_float_list,
+        type=float_list,
         default=None,
         metavar="Z,Y,X",
         help="pixel/voxel size per spatial axis, for area/volume (default 1 per axis)",
     )
-    parser.set_defaults(handler=run_measure)
+    parser.set_defaults(handler=run)
 
 
-def run_measure(args) -> int:
-    from .io import ImageReadError, read_image, read_labels
-    from .measurements import measure, write_table
+def run(args) -> int:
+    from ..io import ImageReadError, read_image, read_labels
+    from ..measurements import measure, write_table
 
     try:
         image, labels = read_image(args.image), read_labels(args.labels)
         rows = measure(image, labels, spacing=args.spacing, channel_axis=args.channel_axis)
     except (ImageReadError, ValueError, TypeError) as error:
-        return _usage_error(str(error))
+        return usage_error(str(error))
     path = write_table(args.output, rows)
     print(f"{len(rows)} labels measured; written: {path}")
     return EXIT_OK

@@ -1,0 +1,62 @@
+"""What the subcommands share: exit codes, the usage-error message, argument types,
+the ``--threads`` option and the ``--param KEY=VALUE`` parser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def usage_error(message: str) -> int:
+    """Say what is wrong, as argparse does; the usage exit code."""
+    print(f"unsupseg: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _number_list(kind, what: str):
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {what} separated by commas, got {text!r}"
+            ) from None
+
+    return parse
+
+
+#: ``"2,0.5,0.5"`` to ``(2.0, 0.5, 0.5)`` (argparse type)
+float_list = _number_list(float, "numbers")
+#: ``"1,3"`` to ``(1, 3)`` (argparse type)
+int_list = _number_list(int, "whole numbers")
+
+
+def add_threads(parser) -> None:
+    from .._threads import DEFAULT_THREADS
+
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        metavar="N",
+        help=f"CPU threads of the CNN methods per image (default {DEFAULT_THREADS}); labels "
+        "depend on it, not on the machine or OMP_NUM_THREADS (classical methods use one)",
+    )
+
+
+def parse_params(method: str, items: Sequence[str]) -> dict:
+    """``["k=v", ...]`` to validated values, with the method's own :class:`Param` rules;
+    an array parameter (scribbles) is read from the label file the value names."""
+    from .._params_text import parse_key_values
+
+    def read_array(key: str, value: str):
+        from ..io import read_labels
+
+        return read_labels(value)
+
+    return parse_key_values(
+        method, items, malformed="--param expects KEY=VALUE, got ", read_array=read_array
+    )
