@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (segment, evaluate, measure, bench, methods):
-        command.add(commands)
+        command.add(commands).set_defaults(handler=command.run)
     return parser
 
 

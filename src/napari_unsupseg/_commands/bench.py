@@ -5,37 +5,43 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_FAILED, EXIT_OK, add_threads, usage_error
+from . import common
+
+HELP = "segment and score a dataset (images/ + groundtruth/ or masks/) with several methods"
+
+DESCRIPTION = (
+    "Benchmark methods on a dataset laid out as DATA_DIR/images/*.jpg|png|tif "
+    "and either DATA_DIR/groundtruth/<stem>.npz (region annotations: a stack of "
+    "annotators, key 'segs') or DATA_DIR/masks/<stem>.tif|png (instance labels: one id "
+    "per object, 0 = background).\n\n"
+    "For each method and image: segment() then evaluate(). Region data, per method: "
+    "mIoU All / Fine / Coarse pooled over images (All: every ground-truth segment of "
+    "every annotator; Fine: per image the annotator with most segments; Coarse: with "
+    "fewest) and mean covering. Instance data: mean F1 at IoU 0.5 and 0.75, panoptic "
+    "quality and SEG (2D images and 3D stacks in separate rows); the textbook "
+    "baselines gaussian-otsu and voronoi-otsu can be listed as methods. Both: "
+    "seconds per image (mean, median; the segment() call only, after one "
+    "untimed warm-up call per method on a 64x64 crop) and peak memory (how far the "
+    "process's RSS rose above its level at the call's start, from Linux's VmHWM "
+    "reset before each call; "
+    "with --tracemalloc also tracemalloc's peak of numpy and Python allocations). "
+    "Writes bench.md, bench.csv (per method) and bench_images.csv (per image and "
+    "method) to OUTDIR."
+)
+
+EPILOG = (
+    "examples:\n"
+    "  unsupseg bench data/bsds500-val --methods kmeans felzenszwalb --limit 10\n"
+    "  unsupseg bench data --methods kmeans:n_clusters=4 kmeans:n_clusters=8 "
+    "felzenszwalb:scale=300,min_size=100 -o bench-out\n"
+    "  unsupseg bench nuclei --methods cnn kmeans:n_clusters=3 gaussian-otsu "
+    "voronoi-otsu --output objects"
+)
 
 
-def add(commands) -> None:
-    parser = commands.add_parser(
-        "bench",
-        help="segment and score a dataset (images/ + groundtruth/ or masks/) with several methods",
-        description="Benchmark methods on a dataset laid out as DATA_DIR/images/*.jpg|png|tif "
-        "and either DATA_DIR/groundtruth/<stem>.npz (region annotations: a stack of "
-        "annotators, key 'segs') or DATA_DIR/masks/<stem>.tif|png (instance labels: one id "
-        "per object, 0 = background).\n\n"
-        "For each method and image: segment() then evaluate(). Region data, per method: "
-        "mIoU All / Fine / Coarse pooled over images (All: every ground-truth segment of "
-        "every annotator; Fine: per image the annotator with most segments; Coarse: with "
-        "fewest) and mean covering. Instance data: mean F1 at IoU 0.5 and 0.75, panoptic "
-        "quality and SEG (2D images and 3D stacks in separate rows); the textbook "
-        "baselines gaussian-otsu and voronoi-otsu can be listed as methods. Both: "
-        "seconds per image (mean, median; the segment() call only, after one "
-        "untimed warm-up call per method on a 64x64 crop) and peak memory (how far the "
-        "process's RSS rose above its level at the call's start, from Linux's VmHWM "
-        "reset before each call; "
-        "with --tracemalloc also tracemalloc's peak of numpy and Python allocations). "
-        "Writes bench.md, bench.csv (per method) and bench_images.csv (per image and "
-        "method) to OUTDIR.",
-        epilog="examples:\n"
-        "  unsupseg bench data/bsds500-val --methods kmeans felzenszwalb --limit 10\n"
-        "  unsupseg bench data --methods kmeans:n_clusters=4 kmeans:n_clusters=8 "
-        "felzenszwalb:scale=300,min_size=100 -o bench-out\n"
-        "  unsupseg bench nuclei --methods cnn kmeans:n_clusters=3 gaussian-otsu "
-        "voronoi-otsu --output objects",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add(commands) -> argparse.ArgumentParser:
+    parser = common.add_command(
+        commands, "bench", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     parser.add_argument(
         "data_dir", metavar="DATA_DIR", help="folder with images/ and groundtruth/ or masks/"
@@ -51,7 +57,7 @@ def add(commands) -> None:
     parser.add_argument(
         "-o", "--outdir", default="unsupseg-bench", help="output folder (default unsupseg-bench)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    common.add_seed(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     parser.add_argument(
         "--tracemalloc",
@@ -62,12 +68,12 @@ def add(commands) -> None:
     parser.add_argument(
         "--output",
         default="auto",
-        choices=("auto", "classes", "regions", "objects"),
+        choices=common.OUTPUT_CHOICES,
         help="what segment() returns (default auto: regions for RGB, objects otherwise)",
     )
-    add_threads(parser)
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run)
+    common.add_threads(parser)
+    common.add_quiet(parser, "no progress bar")
+    return parser
 
 
 def run(args) -> int:
@@ -78,9 +84,9 @@ def run(args) -> int:
         check_threads(args.threads)
         specs = [parse_method_spec(text) for text in args.methods]
     except ValueError as error:
-        return usage_error(str(error))
+        return common.usage_error(str(error))
     if args.limit is not None and args.limit < 1:
-        return usage_error("--limit must be at least 1")
+        return common.usage_error("--limit must be at least 1")
     try:
         result = run_bench(
             args.data_dir,
@@ -91,12 +97,11 @@ def run(args) -> int:
             threads=args.threads,
             outdir=args.outdir,
             trace_memory=args.tracemalloc,
-            progress=not args.quiet,
-            command=["unsupseg", *args.argv],
+            **common.shown_and_recorded(args),
             output=args.output,
         )
     except (ValueError, FileNotFoundError) as error:
-        return usage_error(str(error))
+        return common.usage_error(str(error))
     print(result.markdown)
     print(f"written: {', '.join(str(p) for p in result.files)}")
-    return EXIT_FAILED if result.n_failed else EXIT_OK
+    return common.EXIT_FAILED if result.n_failed else common.EXIT_OK

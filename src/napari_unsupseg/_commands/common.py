@@ -10,6 +10,31 @@ from collections.abc import Sequence
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+#: what ``--output`` may ask ``segment()`` for
+OUTPUT_CHOICES = ("auto", "classes", "regions", "objects")
+
+
+def add_command(commands, name: str, **texts) -> argparse.ArgumentParser:
+    """A subcommand's parser; ``texts`` (help, description, epilog) are printed as
+    written, line breaks kept."""
+    return commands.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **texts)
+
+
+def add_seed(parser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def add_quiet(parser, what: str = "no progress bars") -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help=what)
+
+
+def shown_and_recorded(args) -> dict:
+    """``progress`` (bars unless ``--quiet``) and ``command`` (as typed, for the
+    records a run writes): what a run takes from the command line besides its
+    settings."""
+    return {"progress": not args.quiet, "command": ["unsupseg", *args.argv]}
+
+
 def usage_error(message: str) -> int:
     """Say what is wrong, as argparse does; the usage exit code."""
     print(f"unsupseg: error: {message}", file=sys.stderr)
@@ -32,6 +57,17 @@ def _number_list(kind, what: str):
 float_list = _number_list(float, "numbers")
 #: ``"1,3"`` to ``(1, 3)`` (argparse type)
 int_list = _number_list(int, "whole numbers")
+
+
+def add_spacing(parser, what: str) -> None:
+    """``--spacing Z,Y,X``: the pixel (voxel) size per spatial axis, ``what`` it is for."""
+    parser.add_argument(
+        "--spacing",
+        type=float_list,
+        default=None,
+        metavar="Z,Y,X",
+        help=f"pixel/voxel size per spatial axis{what}",
+    )
 
 
 def add_threads(parser) -> None:

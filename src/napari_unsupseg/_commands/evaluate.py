@@ -5,25 +5,31 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_OK, usage_error
+from . import common
+
+HELP = "score a label file against ground truth (one image or an annotator stack)"
+
+DESCRIPTION = (
+    "Score predicted labels against ground truth and print the metrics "
+    "of napari_unsupseg.evaluate (mIoU All/Fine/Coarse, Hungarian mIoU, covering, "
+    "Rand index, adjusted Rand index, VI, matching scores at IoU thresholds, ...).\n\n"
+    "PRED and GT are label files: TIFF, PNG (grey ids, or colours), NPY or NPZ. GT "
+    "may hold a stack of annotators on its first axis (an NPZ with key 'segs', the "
+    "BSDS500 layout); PRED must have the shape of one annotator's labels."
+)
+
+EPILOG = (
+    "examples:\n"
+    "  unsupseg evaluate out/cells_labels.tif truth.tif\n"
+    "  unsupseg evaluate pred.tif groundtruth/12003.npz --json\n"
+    "  unsupseg evaluate pred.tif truth.tif --thresholds 0.5 0.75 --csv scores.csv "
+    "--segments-csv segments.csv"
+)
 
 
-def add(commands) -> None:
-    parser = commands.add_parser(
-        "evaluate",
-        help="score a label file against ground truth (one image or an annotator stack)",
-        description="Score predicted labels against ground truth and print the metrics "
-        "of napari_unsupseg.evaluate (mIoU All/Fine/Coarse, Hungarian mIoU, covering, "
-        "Rand index, adjusted Rand index, VI, matching scores at IoU thresholds, ...).\n\n"
-        "PRED and GT are label files: TIFF, PNG (grey ids, or colours), NPY or NPZ. GT "
-        "may hold a stack of annotators on its first axis (an NPZ with key 'segs', the "
-        "BSDS500 layout); PRED must have the shape of one annotator's labels.",
-        epilog="examples:\n"
-        "  unsupseg evaluate out/cells_labels.tif truth.tif\n"
-        "  unsupseg evaluate pred.tif groundtruth/12003.npz --json\n"
-        "  unsupseg evaluate pred.tif truth.tif --thresholds 0.5 0.75 --csv scores.csv "
-        "--segments-csv segments.csv",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add(commands) -> argparse.ArgumentParser:
+    parser = common.add_command(
+        commands, "evaluate", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     parser.add_argument("pred", metavar="PRED", help="predicted label file")
     parser.add_argument("gt", metavar="GT", help="ground-truth label file")
@@ -64,7 +70,7 @@ def add(commands) -> None:
         action="store_true",
         help="also compute the BSDS benchmark's boundary F-measure (slower)",
     )
-    parser.set_defaults(handler=run)
+    return parser
 
 
 def run(args) -> int:
@@ -78,7 +84,7 @@ def run(args) -> int:
     try:
         pred, truth = read_labels(args.pred), read_labels(args.gt)
     except ImageReadError as error:
-        return usage_error(str(error))
+        return common.usage_error(str(error))
     options = {
         "split_components": not args.no_split_components,
         "ignore_background": args.ignore_background,
@@ -93,7 +99,7 @@ def run(args) -> int:
             else None
         )
     except (ValueError, TypeError) as error:
-        return usage_error(str(error))
+        return common.usage_error(str(error))
     metrics = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in metrics.items()}
     if args.json:
         print(json.dumps(metrics, indent=2))
@@ -106,4 +112,4 @@ def run(args) -> int:
         write_csv(args.csv, metrics)
     if table is not None:
         write_csv(args.segments_csv, table)
-    return EXIT_OK
+    return common.EXIT_OK

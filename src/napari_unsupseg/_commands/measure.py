@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_OK, float_list, usage_error
+from . import common
+
+HELP = "one row per label: size, area/volume, channel means and spreads, pieces, bbox"
 
 DESCRIPTION = """\
 Measure every label of LABELS over IMAGE and write one CSV row per label: label,
@@ -24,13 +26,9 @@ examples:
 """
 
 
-def add(commands) -> None:
-    parser = commands.add_parser(
-        "measure",
-        help="one row per label: size, area/volume, channel means and spreads, pieces, bbox",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add(commands) -> argparse.ArgumentParser:
+    parser = common.add_command(
+        commands, "measure", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     parser.add_argument("image", metavar="IMAGE", help="the image file the labels belong to")
     parser.add_argument("labels", metavar="LABELS", help="label file (TIFF, PNG, NPY, NPZ)")
@@ -42,14 +40,8 @@ def add(commands) -> None:
         metavar="N",
         help="axis of IMAGE that holds channels (default: found from the two shapes)",
     )
-    parser.add_argument(
-        "--spacing",
-        type=float_list,
-        default=None,
-        metavar="Z,Y,X",
-        help="pixel/voxel size per spatial axis, for area/volume (default 1 per axis)",
-    )
-    parser.set_defaults(handler=run)
+    common.add_spacing(parser, ", for area/volume (default 1 per axis)")
+    return parser
 
 
 def run(args) -> int:
@@ -60,7 +52,7 @@ def run(args) -> int:
         image, labels = read_image(args.image), read_labels(args.labels)
         rows = measure(image, labels, spacing=args.spacing, channel_axis=args.channel_axis)
     except (ImageReadError, ValueError, TypeError) as error:
-        return usage_error(str(error))
+        return common.usage_error(str(error))
     path = write_table(args.output, rows)
     print(f"{len(rows)} labels measured; written: {path}")
-    return EXIT_OK
+    return common.EXIT_OK

@@ -3,17 +3,19 @@ registry declares them."""
 
 from __future__ import annotations
 
-from .common import EXIT_OK, usage_error
+import argparse
+
+from . import common
 
 
-def add(commands) -> None:
+def add(commands) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         "methods",
         help="list the methods and their parameters (for --param / --methods)",
         description="List the segmentation methods with their parameters, defaults and ranges.",
     )
     parser.add_argument("name", nargs="?", help="show only this method")
-    parser.set_defaults(handler=run)
+    return parser
 
 
 def run(args) -> int:
@@ -22,7 +24,7 @@ def run(args) -> int:
     try:
         specs = [get_method(args.name)] if args.name else list(available_methods().values())
     except ValueError as error:
-        return usage_error(str(error))
+        return common.usage_error(str(error))
     for spec in specs:
         print(f"{spec.name}: {spec.description}")
         for param in spec.params:
@@ -41,4 +43,4 @@ def run(args) -> int:
                 f"{param.help}{when}"
             )
         print()
-    return EXIT_OK
+    return common.EXIT_OK

@@ -7,18 +7,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    add_threads,
-    float_list,
-    int_list,
-    parse_params,
-    usage_error,
+from . import common
+
+HELP = (
+    "segment files, folders or a sample: labels TIFFs, overlay PNGs, a run record "
+    "(run.json, run.csv); serial or on a Dask cluster"
 )
 
-SEGMENT_HELP = """\
+DESCRIPTION = """\
 Segment images and write one label TIFF per input.
 
 INPUT may be files or folders (TIFF incl. multichannel and z-stacks, PNG, JPEG);
@@ -41,7 +37,7 @@ gets the same labels serially, with --workers or on any cluster, whatever
 OMP_NUM_THREADS or the workers' thread counts say.
 """
 
-SEGMENT_EPILOG = """\
+EPILOG = """\
 examples:
   unsupseg segment --sample coffee -m cnn --overlay -o unsupseg-demo
   unsupseg segment photos/ -m kmeans --param n_clusters=6 --overlay -o out
@@ -56,14 +52,9 @@ exit codes: 0 all ok or skipped, 1 some images failed, 2 usage error, 130 Ctrl-C
 """
 
 
-def add(commands) -> None:
-    parser = commands.add_parser(
-        "segment",
-        help="segment files, folders or a sample: labels TIFFs, overlay PNGs, a run record "
-        "(run.json, run.csv); serial or on a Dask cluster",
-        description=SEGMENT_HELP,
-        epilog=SEGMENT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add(commands) -> argparse.ArgumentParser:
+    parser = common.add_command(
+        commands, "segment", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
     parser.add_argument(
@@ -87,7 +78,7 @@ def add(commands) -> None:
         help="a method parameter, e.g. n_clusters=6 (repeatable); checked against the "
         "method's range; an array parameter (scribbles) takes a label file path",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    common.add_seed(parser)
     parser.add_argument(
         "--device", default="auto", help="auto, cpu, cuda or mps (CNN methods; default auto)"
     )
@@ -126,7 +117,7 @@ def add(commands) -> None:
         help="run on an existing dask.distributed cluster, e.g. tcp://127.0.0.1:8786 "
         "(workers must see the input and output paths)",
     )
-    add_threads(parser)
+    common.add_threads(parser)
     parser.add_argument(
         "--chunk",
         type=int,
@@ -136,8 +127,8 @@ def add(commands) -> None:
         "write OUTDIR/NAME.zarr (Zarr and OME-Zarr inputs always go this way; "
         "docs/big-images.md)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=run)
+    common.add_quiet(parser)
+    return parser
 
 
 def add_output_options(parser) -> None:
@@ -145,18 +136,12 @@ def add_output_options(parser) -> None:
     parser.add_argument(
         "--output",
         default="auto",
-        choices=("auto", "classes", "regions", "objects"),
+        choices=common.OUTPUT_CHOICES,
         help="what the labels are: classes (cluster ids), regions (connected pieces), "
         "objects (one id per nucleus or cell, 0 = background) or auto (default: regions "
         "for RGB photographs, objects for other images)",
     )
-    parser.add_argument(
-        "--spacing",
-        type=float_list,
-        default=None,
-        metavar="Z,Y,X",
-        help="pixel/voxel size per spatial axis (objects are split in these units)",
-    )
+    common.add_spacing(parser, " (objects are split in these units)")
     parser.add_argument(
         "--object-diameter",
         type=float,
@@ -167,7 +152,7 @@ def add_output_options(parser) -> None:
     )
     parser.add_argument(
         "--background-classes",
-        type=int_list,
+        type=common.int_list,
         default=None,
         metavar="IDS",
         help="class ids (as --output classes numbers them) that are background, e.g. 1,3; "
@@ -176,13 +161,17 @@ def add_output_options(parser) -> None:
 
 
 def run(args) -> int:
+    from dataclasses import fields
+
     from .._checks import check_seed
     from .._threads import check_threads
     from ..batch import BatchSettings, BatchUsageError, segment_batch
     from ..chunked.store import is_zarr
 
     if args.workers < 0:
-        return usage_error("--workers must be 0 (serial, the default) or a number of workers")
+        return common.usage_error(
+            "--workers must be 0 (serial, the default) or a number of workers"
+        )
     if args.chunk or any(is_zarr(path) for path in args.inputs):
         from .segment_chunked import run_chunked
 
@@ -190,24 +179,12 @@ def run(args) -> int:
     try:
         check_seed(args.seed)
         check_threads(args.threads)
-        params = parse_params(args.method, args.param)
+        params = common.parse_params(args.method, args.param)
     except (ValueError, TypeError) as error:
-        return usage_error(str(error))
-    settings = BatchSettings(
-        method=args.method,
-        params=params,
-        seed=args.seed,
-        device=args.device,
-        channel_axis=args.channel_axis,
-        normalize=args.normalize,
-        threads=args.threads,
-        overlay=args.overlay,
-        overwrite=args.overwrite,
-        output=args.output,
-        spacing=args.spacing,
-        object_diameter=args.object_diameter,
-        background_classes=args.background_classes,
-    )
+        return common.usage_error(str(error))
+    # every other setting is the option of the same name (--channel-axis: channel_axis)
+    named = {field.name for field in fields(BatchSettings)} - {"params"}
+    settings = BatchSettings(params=params, **{name: getattr(args, name) for name in named})
     try:
         outcome = segment_batch(
             args.inputs,
@@ -217,11 +194,10 @@ def run(args) -> int:
             recursive=args.recursive,
             workers=args.workers,
             scheduler=args.scheduler,
-            progress=not args.quiet,
-            command=["unsupseg", *args.argv],
+            **common.shown_and_recorded(args),
         )
     except BatchUsageError as error:
-        return usage_error(str(error))
+        return common.usage_error(str(error))
     counts = outcome.counts
     print(
         f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped "
@@ -229,5 +205,5 @@ def run(args) -> int:
     )
     if outcome.interrupted:
         print("interrupted: re-run the same command to finish", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if counts["failed"] else EXIT_OK
+        return common.EXIT_INTERRUPTED
+    return common.EXIT_FAILED if counts["failed"] else common.EXIT_OK

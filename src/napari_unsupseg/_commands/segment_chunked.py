@@ -10,7 +10,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_params
+from . import common
 
 
 def output_path(outdir, source) -> Path:
@@ -33,8 +33,8 @@ def run_chunked(args) -> int:
 
     if args.sample:
         print("error: --sample images are small: drop --chunk", file=sys.stderr)
-        return EXIT_USAGE
-    params = parse_params(args.method, args.param)
+        return common.EXIT_USAGE
+    params = common.parse_params(args.method, args.param)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -44,7 +44,7 @@ def run_chunked(args) -> int:
             client = stack.enter_context(dask_client(args.workers, args.scheduler))
         except (OSError, TimeoutError, ValueError) as error:
             print(f"error: cannot reach the Dask scheduler: {error}", file=sys.stderr)
-            return EXIT_USAGE
+            return common.EXIT_USAGE
         where = args.scheduler or "threads"
         if args.workers:
             where = f"LocalCluster({args.workers} workers)"
@@ -80,4 +80,4 @@ def run_chunked(args) -> int:
                 bar.close()
             seconds = time.perf_counter() - clock
             print(f"{source} -> {target} ({kind}, {where}) in {seconds:.1f} s")
-    return EXIT_FAILED if failed else EXIT_OK
+    return common.EXIT_FAILED if failed else common.EXIT_OK
