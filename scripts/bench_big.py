@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import napari_unsupseg as us
+    from napari_unsupseg._peak_rss import PeakRSS, lifetime_peak_bytes
     from napari_unsupseg._registry import get_method
-    from napari_unsupseg.bench import PeakRSS
 
     image = big_image(args.size)
     spec = get_method(args.method)
@@ -78,19 +78,11 @@ def main(argv=None) -> int:
         print(f"  {stage}: {t1 - t0:.1f} s")
     gib = 1024**3
     print(
-        f"peak resident memory {_peak_rss() / gib:.2f} GiB (whole process); "
+        f"peak resident memory {lifetime_peak_bytes() / gib:.2f} GiB (whole process); "
         f"rise during segment() {rise / gib:.2f} GiB; estimate checked before the run "
         f"{estimate / gib:.2f} GiB"
     )
     return 0
-
-
-def _peak_rss() -> int:
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) * (1 if sys.platform == "darwin" else 1024)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
-import sys
 import time
 
 import numpy as np
@@ -47,8 +45,9 @@ def best_time(function, repeat: int) -> float:
 
 
 def peak_rss_gib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak * (1 if sys.platform == "darwin" else 1024) / 2**30
+    from napari_unsupseg._peak_rss import lifetime_peak_bytes
+
+    return lifetime_peak_bytes() / 2**30
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ GPU sweep follows the CPU's arithmetic. Tune on a validation split only.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -91,7 +90,9 @@ def main(argv=None) -> int:
     parser.add_argument("-o", "--output", default=None, help="per-image CSV")
     args = parser.parse_args(argv)
 
-    from napari_unsupseg.bench import find_dataset, parse_method_spec, pool
+    from napari_unsupseg._csv import write_csv
+    from napari_unsupseg.bench import find_dataset, parse_method_spec
+    from napari_unsupseg.evaluation import pool_best_ious as pool
 
     for text in args.specs:
         parse_method_spec(text)  # fail early on a typo
@@ -115,14 +116,14 @@ def main(argv=None) -> int:
         for future in as_completed(futures):
             text, stem, seconds, iterations, ious, n_labels = future.result()
             results[text].append((seconds, iterations, ious, n_labels))
-            rows.append([text, stem, f"{seconds:.3f}", iterations, int(n_labels)])
+            rows.append((text, stem, f"{seconds:.3f}", iterations, int(n_labels)))
             if len(results[text]) == len(pairs):  # a setting is complete: report it now
                 print(_summary_row(text, results[text], pool), flush=True)
     if args.output:
-        with open(args.output, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["setting", "image", "seconds", "iterations", "n_labels"])
-            writer.writerows(sorted(rows))
+        fields = ("setting", "image", "seconds", "iterations", "n_labels")
+        write_csv(
+            args.output, [dict(zip(fields, row, strict=True)) for row in sorted(rows)], fields
+        )
     sys.stdout.flush()
     return 0
 

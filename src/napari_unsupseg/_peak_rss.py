@@ -41,7 +41,12 @@ class PeakRSS:
         process's lifetime peak)."""
         if self.resettable:
             return max(0, self._high_water_mark() - self._baseline)
-        import resource
+        return lifetime_peak_bytes()
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak) * (1 if sys.platform == "darwin" else 1024)
+
+def lifetime_peak_bytes() -> int:
+    """The most resident memory this process has held since it started (bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) * (1 if sys.platform == "darwin" else 1024)
