@@ -1,8 +1,9 @@
 """The ``unsupseg`` command: segment files in batch (optionally on Dask), score label
 files against ground truth, measure labels, and benchmark methods on a dataset.
 
-Each subcommand is a module of :mod:`napari_unsupseg._commands` (its arguments and a
-``run`` that calls the library); this module assembles them and holds ``main()``.
+Each subcommand is a module of :mod:`napari_unsupseg._commands`: its NAME, texts (HELP,
+DESCRIPTION, EPILOG), ``add_arguments(parser)`` and a ``run(args)`` that calls the
+library and prints; this module assembles them and holds ``main()``.
 Only argparse and the standard library are imported at start-up, so ``--help`` is
 instant; each command imports what it needs.
 
@@ -57,7 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (segment, evaluate, measure, bench, methods):
-        command.add(commands).set_defaults(handler=command.run)
+        subparser = commands.add_parser(
+            command.NAME,
+            help=command.HELP,
+            description=command.DESCRIPTION,
+            epilog=command.EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(subparser)
+        subparser.set_defaults(handler=command.run)
     return parser
 
 

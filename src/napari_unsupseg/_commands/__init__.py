@@ -1,3 +1,4 @@
-"""The subcommands of ``unsupseg``, one module each: ``add(commands)`` declares its
-arguments, ``run(args)`` calls the library and prints. They share :mod:`.common`;
-:mod:`napari_unsupseg.cli` assembles them and holds ``main()``."""
+"""The subcommands of ``unsupseg``, one module each: ``NAME``, the texts ``HELP``,
+``DESCRIPTION`` and ``EPILOG``, ``add_arguments(parser)`` and ``run(args)``, which calls
+the library and prints. They share :mod:`.common`; :mod:`napari_unsupseg.cli` builds
+the parser from them and holds ``main()``."""

@@ -7,6 +7,7 @@ import argparse
 
 from . import common
 
+NAME = "bench"
 HELP = "segment and score a dataset (images/ + groundtruth/ or masks/) with several methods"
 
 DESCRIPTION = (
@@ -39,10 +40,7 @@ EPILOG = (
 )
 
 
-def add(commands) -> argparse.ArgumentParser:
-    parser = common.add_command(
-        commands, "bench", help=HELP, description=DESCRIPTION, epilog=EPILOG
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "data_dir", metavar="DATA_DIR", help="folder with images/ and groundtruth/ or masks/"
     )
@@ -73,7 +71,6 @@ def add(commands) -> argparse.ArgumentParser:
     )
     common.add_threads(parser)
     common.add_quiet(parser, "no progress bar")
-    return parser
 
 
 def run(args) -> int:
@@ -91,14 +88,9 @@ def run(args) -> int:
         result = run_bench(
             args.data_dir,
             specs,
-            limit=args.limit,
-            seed=args.seed,
-            device=args.device,
-            threads=args.threads,
-            outdir=args.outdir,
             trace_memory=args.tracemalloc,
+            **common.same_named(args, "limit", "seed", "device", "threads", "outdir", "output"),
             **common.shown_and_recorded(args),
-            output=args.output,
         )
     except (ValueError, FileNotFoundError) as error:
         return common.usage_error(str(error))

@@ -1,5 +1,7 @@
 """What the subcommands share: exit codes, the usage-error message, argument types,
-the ``--threads`` option and the ``--param KEY=VALUE`` parser."""
+the options more than one command takes (``--seed``, ``--spacing``, ``--threads``,
+``-q``), passing options on under their own names, and the ``--param KEY=VALUE``
+parser."""
 
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 OUTPUT_CHOICES = ("auto", "classes", "regions", "objects")
 
 
-def add_command(commands, name: str, **texts) -> argparse.ArgumentParser:
-    """A subcommand's parser; ``texts`` (help, description, epilog) are printed as
-    written, line breaks kept."""
-    return commands.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **texts)
+def same_named(args, *names: str) -> dict:
+    """The options ``names`` as keyword arguments of the same names: the library's
+    parameters are named as the options (``--channel-axis``: ``channel_axis``)."""
+    return {name: getattr(args, name) for name in names}
 
 
 def add_seed(parser) -> None:

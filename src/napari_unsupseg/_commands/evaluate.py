@@ -7,6 +7,7 @@ import argparse
 
 from . import common
 
+NAME = "evaluate"
 HELP = "score a label file against ground truth (one image or an annotator stack)"
 
 DESCRIPTION = (
@@ -27,10 +28,7 @@ EPILOG = (
 )
 
 
-def add(commands) -> argparse.ArgumentParser:
-    parser = common.add_command(
-        commands, "evaluate", help=HELP, description=DESCRIPTION, epilog=EPILOG
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pred", metavar="PRED", help="predicted label file")
     parser.add_argument("gt", metavar="GT", help="ground-truth label file")
     parser.add_argument(
@@ -70,7 +68,6 @@ def add(commands) -> argparse.ArgumentParser:
         action="store_true",
         help="also compute the BSDS benchmark's boundary F-measure (slower)",
     )
-    return parser
 
 
 def run(args) -> int:

@@ -8,6 +8,7 @@ import argparse
 
 from . import common
 
+NAME = "measure"
 HELP = "one row per label: size, area/volume, channel means and spreads, pieces, bbox"
 
 DESCRIPTION = """\
@@ -26,10 +27,7 @@ examples:
 """
 
 
-def add(commands) -> argparse.ArgumentParser:
-    parser = common.add_command(
-        commands, "measure", help=HELP, description=DESCRIPTION, epilog=EPILOG
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", metavar="IMAGE", help="the image file the labels belong to")
     parser.add_argument("labels", metavar="LABELS", help="label file (TIFF, PNG, NPY, NPZ)")
     parser.add_argument("-o", "--output", required=True, metavar="CSV", help="table to write")
@@ -41,7 +39,6 @@ def add(commands) -> argparse.ArgumentParser:
         help="axis of IMAGE that holds channels (default: found from the two shapes)",
     )
     common.add_spacing(parser, ", for area/volume (default 1 per axis)")
-    return parser
 
 
 def run(args) -> int:

@@ -7,15 +7,14 @@ import argparse
 
 from . import common
 
+NAME = "methods"
+HELP = "list the methods and their parameters (for --param / --methods)"
+DESCRIPTION = "List the segmentation methods with their parameters, defaults and ranges."
+EPILOG = None
 
-def add(commands) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        "methods",
-        help="list the methods and their parameters (for --param / --methods)",
-        description="List the segmentation methods with their parameters, defaults and ranges.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="show only this method")
-    return parser
 
 
 def run(args) -> int:

@@ -9,6 +9,7 @@ import sys
 
 from . import common
 
+NAME = "segment"
 HELP = (
     "segment files, folders or a sample: labels TIFFs, overlay PNGs, a run record "
     "(run.json, run.csv); serial or on a Dask cluster"
@@ -52,10 +53,7 @@ exit codes: 0 all ok or skipped, 1 some images failed, 2 usage error, 130 Ctrl-C
 """
 
 
-def add(commands) -> argparse.ArgumentParser:
-    parser = common.add_command(
-        commands, "segment", help=HELP, description=DESCRIPTION, epilog=EPILOG
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
     parser.add_argument(
         "--sample",
@@ -182,18 +180,15 @@ def run(args) -> int:
         params = common.parse_params(args.method, args.param)
     except (ValueError, TypeError) as error:
         return common.usage_error(str(error))
-    # every other setting is the option of the same name (--channel-axis: channel_axis)
-    named = {field.name for field in fields(BatchSettings)} - {"params"}
-    settings = BatchSettings(params=params, **{name: getattr(args, name) for name in named})
+    named = [field.name for field in fields(BatchSettings) if field.name != "params"]
+    settings = BatchSettings(params=params, **common.same_named(args, *named))
     try:
         outcome = segment_batch(
             args.inputs,
             args.outdir,
             settings,
             samples=args.sample,
-            recursive=args.recursive,
-            workers=args.workers,
-            scheduler=args.scheduler,
+            **common.same_named(args, "recursive", "workers", "scheduler"),
             **common.shown_and_recorded(args),
         )
     except BatchUsageError as error:
