@@ -8,7 +8,7 @@ read. Works on any viewer with napari's ``layers`` and ``add_labels``.
 from __future__ import annotations
 
 import numpy as np
-from napari.layers import Labels
+from napari.layers import Image, Labels
 
 from . import _layers
 
@@ -136,3 +136,31 @@ def put_objects(run, layer, labels: np.ndarray, background) -> int:
     count = int(labels.max(initial=0))
     layer.metadata = {**layer.metadata, "background_classes": list(background), "n_labels": count}
     return count
+
+
+#: metadata marking the layers the evaluation dock made (kept out of its own pickers)
+EVALUATION_TAG = {"created_by": CREATED_BY, "evaluation_output": True}
+
+
+def is_evaluation_output(layer) -> bool:
+    metadata = layer.metadata if isinstance(layer.metadata, dict) else {}
+    return bool(metadata.get("evaluation_output"))
+
+
+def put_evaluation_layer(viewer, name: str, data, kind: str, **kwargs):
+    """Update the evaluation dock's layer of that name, or add it: one per prediction."""
+    kinds = {"image": Image, "labels": Labels}
+    existing = next(
+        (
+            layer
+            for layer in viewer.layers
+            if layer.name == name and is_evaluation_output(layer) and isinstance(layer, kinds[kind])
+        ),
+        None,
+    )
+    if existing is None:
+        add = viewer.add_image if kind == "image" else viewer.add_labels
+        return add(data, name=name, metadata=dict(EVALUATION_TAG), **kwargs)
+    existing.data = data
+    existing.scale, existing.translate = kwargs["scale"], kwargs["translate"]
+    return existing

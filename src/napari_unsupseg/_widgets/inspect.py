@@ -19,17 +19,11 @@ from napari.utils.notifications import show_error, show_info
 
 from .. import label_edits
 from ..measurements import measure, pixel_feature_pcs, write_labels_with_table, write_table
-from ._edited_layer import (
-    describe,
-    edited_copy,
-    is_inspect_output,
-    label_colours,
-    layer_array,
-    layer_full,
-)
+from ._edited_layer import describe, edited_copy, is_inspect_output, label_colours, layer_array
 from ._label_table import LabelTable
+from ._layers import image_data
+from ._navigate import look_at
 from ._scatter import PC1, PC2, FeatureScatter, axis_choices, default_axes
-from .evaluate import _camera
 
 NO_IMAGE = "(none: no intensities)"
 
@@ -239,9 +233,9 @@ class InspectWidget(Container):
         metadata = labels.metadata if isinstance(labels.metadata, dict) else {}
         images = [layer for _, layer in self._image_choices() if layer is not None]
         named = [layer for layer in images if layer.name == metadata.get("source_layer")]
-        shape = tuple(layer_full(labels).shape)
-        fitting = [layer for layer in images if shape == layer_full(layer).shape[: len(shape)]]
-        fitting += [layer for layer in images if shape == layer_full(layer).shape[-len(shape) :]]
+        shape = tuple(image_data(labels).shape)
+        fitting = [layer for layer in images if shape == image_data(layer).shape[: len(shape)]]
+        fitting += [layer for layer in images if shape == image_data(layer).shape[-len(shape) :]]
         self._image_box.value = (named or fitting or [None])[0]
 
     def _use_target(self, layer: Labels | None) -> None:
@@ -338,17 +332,9 @@ class InspectWidget(Container):
     def _go_to(self, label: int) -> None:
         """Move the sliders of the axes not shown to the middle of the label's box."""
         row = next(r for r in self._rows if r["label"] == label)
-        target, dims = self._target, self._viewer.dims
         lows = [v for k, v in row.items() if k.startswith("bbox_min_")]
         highs = [v for k, v in row.items() if k.startswith("bbox_max_")]
-        centre = (np.asarray(lows) + np.asarray(highs) - 1) / 2
-        world = np.asarray(target.data_to_world(centre), dtype=float)
-        offset = dims.ndim - world.size
-        for axis, value in enumerate(world):
-            if axis + offset not in dims.displayed:
-                dims.set_point(axis + offset, value)
-        displayed = [axis - offset for axis in dims.displayed if axis >= offset]
-        _camera(self._viewer).center = tuple(world[displayed])
+        look_at(self._viewer, self._target, (np.asarray(lows) + np.asarray(highs) - 1) / 2)
 
     def _on_viewer_label(self, *_) -> None:
         """The label picked in the viewer (picker tool, click) selects its row."""
