@@ -14,12 +14,13 @@ import threading
 from collections.abc import Callable
 from functools import partial
 
-from magicgui.widgets import Label, ProgressBar, PushButton
+from magicgui.widgets import Container, ProgressBar, PushButton
 from napari.qt.threading import create_worker
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from .._progress import Progress, SegmentationCancelled
 from . import _outputs, _progress_text
+from ._form import text_line
 from ._run import Run
 from ._worker import Outcome, describe_error
 
@@ -48,11 +49,11 @@ class RunLifecycle:
         self,
         owner,
         viewer,
-        *,
         notify: Callable[[str], None],
         on_progress: Callable[[Run, Progress], None],
         on_result: Callable[[Run, Outcome], str],
         keep_on_cancel: Callable[[Run], bool] = lambda run: False,
+        *,
         what: str = "segmentation",
     ):
         self._owner, self._viewer, self._what = owner, viewer, what
@@ -64,10 +65,14 @@ class RunLifecycle:
         self.relay.progressed.connect(self._progressed)
         self.button = PushButton(name="run", text="Run")
         self.progress = ProgressBar(name="progress", label="", value=0, min=0, max=100)
-        self.status = Label(name="status", label="")
-        self.status.native.setWordWrap(True)
+        self.status = text_line("status", label="")
         closing = self.closing
         owner.native.destroyed.connect(lambda *_: closing.set())
+
+    @property
+    def controls(self) -> tuple:
+        """The Run / Cancel button, the progress bar and the status line, for the form."""
+        return self.button, self.progress, self.status
 
     def press(self, prepare: Callable[[], Run], work, message: Callable[[Run], str]) -> None:
         """What the Run button does: cancel the run going on, or start a new one.
@@ -165,3 +170,52 @@ class RunLifecycle:
         self.current = None
         self.button.text = "Run"
         self.button.enabled = True
+
+
+class RunDock(Container):
+    """A dock whose Run button runs a job in a worker thread and turns into Cancel.
+
+    A subclass is the form: it builds the fields, makes the run from them
+    (``_prepare_run``), says what runs in the worker (``_work``) and shows progress
+    and the result (``_on_progress``, ``_on_result``); errors go to ``_notify``.
+    """
+
+    #: what a run is called in the log when it fails
+    what = "segmentation"
+
+    def __init__(self, napari_viewer):
+        super().__init__(labels=True)
+        self._viewer = napari_viewer
+        hooks = (self._notify, self._on_progress, self._on_result, self._keep_on_cancel)
+        self._runs = RunLifecycle(self, napari_viewer, *hooks, what=self.what)
+        self._run_button, self._progress, self._status = self._runs.controls
+        self._run_button.changed.connect(self._on_run_clicked)
+
+    @property
+    def is_running(self) -> bool:
+        return self._runs.current is not None
+
+    @property
+    def _run(self) -> Run | None:
+        """The run in flight, if any."""
+        return self._runs.current
+
+    @property
+    def _relay(self) -> ProgressRelay:
+        """The signal carrying (run, progress event) to the GUI thread."""
+        return self._runs.relay
+
+    def run(self) -> None:
+        """Start a run (what the Run button does when idle)."""
+        if self._runs.current is None:
+            self._on_run_clicked()
+
+    def cancel(self) -> None:
+        """Ask the run to stop; the UI is back within a second."""
+        self._runs.cancel()
+
+    def _on_run_clicked(self, *_) -> None:
+        self._runs.press(self._prepare_run, self._work, self._starting)
+
+    def _keep_on_cancel(self, run: Run) -> bool:
+        return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, Table
+from magicgui.widgets import ComboBox, Container, LineEdit, PushButton, Table
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
@@ -34,6 +34,7 @@ from ._evaluate_run import (
     segment_centre,
 )
 from ._fold import Folded, fit_narrow
+from ._form import picker, switch, text_line
 from ._layers import image_data
 from ._navigate import look_at
 from ._outputs import is_evaluation_output, placement, put_evaluation_layer
@@ -52,32 +53,29 @@ class EvaluateWidget(Container):
         self._job: EvaluationJob | None = None
         self._result: EvaluationResult | None = None
 
-        self._prediction = ComboBox(
-            name="prediction", choices=self._layer_choices, tooltip="Labels layer to score."
+        self._prediction = picker("prediction", self._layer_choices, "Labels layer to score.")
+        self._truth = picker(
+            "ground_truth",
+            self._layer_choices,
+            "Labels layer of the right answer: same shape as the prediction, or a stack of "
+            "several annotators' label images along a first axis.",
         )
-        self._truth = ComboBox(
-            name="ground_truth",
-            label="ground truth",
-            choices=self._layer_choices,
-            tooltip="Labels layer of the right answer: same shape as the prediction, or a "
-            "stack of several annotators' label images along a first axis.",
-        )
-        self._split = CheckBox(
-            name="split_components",
-            text="split components",
+        self._split = switch(
+            "split_components",
+            "split components",
+            "Score every connected piece of a predicted label as its own segment (Kim et "
+            "al.): a clustering gives one label to many separate regions.",
             value=True,
-            tooltip="Score every connected piece of a predicted label as its own segment "
-            "(Kim et al.): a clustering gives one label to many separate regions.",
         )
-        self._ignore_background = ComboBox(
-            name="ignore_background",
+        self._ignore_background = picker(
+            "ignore_background",
+            list(BACKGROUND_CHOICES),
+            "Usual per metric: region scores (mIoU, covering, Rand, VI) count ground-truth 0 "
+            "as a segment (BSDS); F1, PQ and SEG treat it as background and predicted 0 as "
+            "no object (StarDist, Cell Tracking Challenge). Or the same reading for every "
+            "score.",
             label="label 0 is",
-            choices=list(BACKGROUND_CHOICES),
             value="usual per metric",
-            tooltip="Usual per metric: region scores (mIoU, covering, Rand, VI) count "
-            "ground-truth 0 as a segment (BSDS); F1, PQ and SEG treat it as background and "
-            "predicted 0 as no object (StarDist, Cell Tracking Challenge). Or the same "
-            "reading for every score.",
         )
         self._thresholds = LineEdit(
             name="thresholds",
@@ -86,27 +84,26 @@ class EvaluateWidget(Container):
             tooltip="For precision, recall, F1 and panoptic quality, e.g. '0.5, 0.75'. "
             "The first also decides 'matched' in the segment table and the missed layer.",
         )
-        self._boundary = CheckBox(
-            name="boundary",
-            text="boundary F-measure (slower)",
-            tooltip="The BSDS benchmark's boundary precision, recall and F.",
+        self._boundary = switch(
+            "boundary",
+            "boundary F-measure (slower)",
+            "The BSDS benchmark's boundary precision, recall and F.",
         )
-        self._heat_map = CheckBox(
-            name="heat_map",
-            text="IoU heat-map layer",
+        self._heat_map = switch(
+            "heat_map",
+            "IoU heat-map layer",
+            "An image over the ground truth: each segment coloured by its best IoU.",
             value=True,
-            tooltip="An image over the ground truth: each segment coloured by its best IoU.",
         )
-        self._missed = CheckBox(
-            name="missed",
-            text="missed-segments layer",
+        self._missed = switch(
+            "missed",
+            "missed-segments layer",
+            "A Labels layer of the ground-truth segments matched by no prediction at the "
+            "first IoU threshold.",
             value=True,
-            tooltip="A Labels layer of the ground-truth segments matched by no prediction "
-            "at the first IoU threshold.",
         )
         self._run_button = PushButton(name="evaluate", text="Evaluate")
-        self._status = Label(name="status", label="")
-        self._status.native.setWordWrap(True)
+        self._status = text_line("status", label="")
         self._metrics_table = Table(name="metrics", label="metrics")
         self._segments_table = Table(name="segments", label="segments")
         for table in (self._metrics_table, self._segments_table):

@@ -13,13 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton
+from magicgui.widgets import ComboBox, Container, PushButton
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 
 from .. import label_edits
 from ..measurements import measure, pixel_feature_pcs, write_labels_with_table, write_table
 from ._edited_layer import describe, edited_copy, is_inspect_output, label_colours, layer_array
+from ._form import size_box, text_line
 from ._label_table import LabelTable
 from ._layers import image_data
 from ._navigate import look_at
@@ -47,16 +48,12 @@ class InspectWidget(Container):
         self._labels = ComboBox(name="labels", choices=self._labels_choices)
         self._image_box = ComboBox(name="image", choices=self._image_choices)
         self._measure_button = PushButton(name="measure", text="Measure (edits go to a copy)")
-        self._status = Label(name="status", value="")
-        self._status.native.setWordWrap(True)
-        self._radius_box = FloatSpinBox(
-            name="radius",
-            label="object radius",
-            value=0.0,
-            min=0.0,
-            max=1e6,
-            tooltip="Typical object radius (layer units) for the watershed split; 0 reads "
-            "it off the image (or the run that made the labels).",
+        self._status = text_line("status", value="")
+        self._radius_box = size_box(
+            "radius",
+            "object radius",
+            "Typical object radius (layer units) for the watershed split; 0 reads it off the "
+            "image (or the run that made the labels).",
         )
         buttons = {
             "merge": "Merge selected",

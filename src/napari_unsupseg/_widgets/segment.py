@@ -9,10 +9,9 @@ the image. The widget never modifies the user's own layers.
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import ComboBox, Container, PushButton, SpinBox
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 
@@ -21,9 +20,10 @@ from .._registry import available_methods, get_method
 from .._threads import DEFAULT_THREADS, MAX_THREADS
 from . import _about, _layers, _outputs, _progress_text, _warmup
 from ._fold import Folded, fit_narrow
+from ._form import picker, seed_box, size_box, switch, text_line
 from ._objects import BackgroundPicker
 from ._params import param_widget
-from ._runner import RunLifecycle
+from ._runner import RunDock
 from ._segment_run import (
     CURRENT_PLANE,
     WHOLE_STACK,
@@ -51,55 +51,33 @@ _OUTPUT_HELP = (
 )
 
 
-class SegmentWidget(Container):
+class SegmentWidget(RunDock):
     """Segment the chosen image layer with any registered method, live."""
 
     def __init__(self, napari_viewer):
-        super().__init__(labels=True)
-        self._viewer = napari_viewer
+        super().__init__(napari_viewer)
         self._devices = ["auto", "cpu"]
         self._devices_listed = False
         self._param_widgets: dict = {}
-        self._runs = RunLifecycle(
-            self,
-            napari_viewer,
-            notify=lambda text: show_error(text),  # looked up at call time: tests replace it
-            on_progress=self._on_progress,
-            on_result=self._on_result,
-            keep_on_cancel=partial(_outputs.keep_cancelled_preview, napari_viewer),
-        )
-        self._run_button, self._progress, self._status = (
-            self._runs.button,
-            self._runs.progress,
-            self._runs.status,
-        )
         _warmup.start()
 
-        self._image = ComboBox(
-            name="image", choices=self._image_choices, tooltip="Image layer to segment."
-        )
+        self._image = picker("image", self._image_choices, "Image layer to segment.")
         self._method = ComboBox(name="method", choices=list(available_methods()))
-        self._about = Label(name="about", label="")
-        self._about.native.setWordWrap(True)
-        self._output = ComboBox(
-            name="output", choices=list(OUTPUTS), value="auto", tooltip=_OUTPUT_HELP
-        )
-        self._diameter = FloatSpinBox(
-            name="object_diameter",
-            label="object diameter",
-            value=0.0,
-            min=0.0,
-            max=1e6,
+        self._about = text_line("about", label="")
+        self._output = picker("output", list(OUTPUTS), _OUTPUT_HELP, value="auto")
+        self._diameter = size_box(
+            "object_diameter",
+            "object diameter",
+            "Typical object diameter in the layer's units (its scale); 0 = measure it from "
+            "the image.",
             step=1.0,
-            tooltip="Typical object diameter in the layer's units (its scale); 0 = measure "
-            "it from the image.",
         )
         self._background = BackgroundPicker(on_change=self._remake_objects)
-        self._scribbles = ComboBox(
-            name="scribbles_layer",
-            choices=self._scribble_choices,
-            tooltip="Labels layer of user scribbles (0 = no scribble): pixels painted "
-            "with class c are pulled towards one segment per class.",
+        self._scribbles = picker(
+            "scribbles_layer",
+            self._scribble_choices,
+            "Labels layer of user scribbles (0 = no scribble): pixels painted with class c "
+            "are pulled towards one segment per class.",
         )
         self._scribble_button = PushButton(
             name="scribble",
@@ -113,31 +91,20 @@ class SegmentWidget(Container):
             labels=False,
         )
         self._scribble_row.margins = (0, 0, 0, 0)
-        self._channel = ComboBox(
-            name="channel_axis",
-            label="channel axis",
-            choices=self._channel_choices,
-            tooltip="Axis holding channels (colours, fluorescence channels), or none.",
+        self._channel = picker(
+            "channel_axis",
+            self._channel_choices,
+            "Axis holding channels (colours, fluorescence channels), or none.",
         )
-        self._extent = ComboBox(
-            name="run_on",
-            label="run on",
-            choices=[CURRENT_PLANE, WHOLE_STACK],
-            value=WHOLE_STACK,  # a stack is one specimen: segmented as one, ids consistent
-            tooltip=_EXTENT_HELP,
+        # a stack is one specimen: segmented as one, ids consistent
+        extents = [CURRENT_PLANE, WHOLE_STACK]
+        self._extent = picker("run_on", extents, _EXTENT_HELP, value=WHOLE_STACK)
+        self._device = picker(
+            "device",
+            self._device_choices,
+            "Where the CNN trains: auto = CUDA GPU, then Apple MPS, then CPU.",
         )
-        self._device = ComboBox(
-            name="device",
-            choices=self._device_choices,
-            tooltip="Where the CNN trains: auto = CUDA GPU, then Apple MPS, then CPU.",
-        )
-        self._seed = SpinBox(
-            name="seed",
-            value=0,
-            min=0,
-            max=2**31 - 1,
-            tooltip="Same seed, same image, same parameters: same labels (on the CPU).",
-        )
+        self._seed = seed_box("image")
         self._threads = SpinBox(
             name="threads",
             value=DEFAULT_THREADS,
@@ -146,15 +113,15 @@ class SegmentWidget(Container):
             tooltip="CPU threads of the CNN. More is faster on a CPU with free cores, and "
             "gives other labels: the same labels need the same threads.",
         )
-        self._new_layer = CheckBox(
-            name="new_layer",
-            text="new layer each run",
-            tooltip="Unticked: running again updates the '<image> <method>' layer.",
+        self._new_layer = switch(
+            "new_layer",
+            "new layer each run",
+            "Unticked: running again updates the '<image> <method>' layer.",
         )
-        self._keep_preview = CheckBox(
-            name="keep_preview",
-            text="keep cancelled preview",
-            tooltip="On Cancel, keep the live preview as a layer marked 'cancelled preview'.",
+        self._keep_preview = switch(
+            "keep_preview",
+            "keep cancelled preview",
+            "On Cancel, keep the live preview as a layer marked 'cancelled preview'.",
         )
         self.extend(
             [
@@ -190,7 +157,6 @@ class SegmentWidget(Container):
         self._channel.changed.connect(self._sync_extent)
         self._method.changed.connect(self._on_method)
         self._output.changed.connect(self._sync_output)
-        self._run_button.changed.connect(self._on_run_clicked)
         self._scribble_button.changed.connect(self.add_scribbles_layer)
         layers = napari_viewer.layers
         for event in (layers.events.inserted, layers.events.removed, layers.events.renamed):
@@ -204,32 +170,9 @@ class SegmentWidget(Container):
 
     # ---------------------------------------------------------------- public API
     @property
-    def is_running(self) -> bool:
-        return self._runs.current is not None
-
-    @property
-    def _run(self) -> SegmentRun | None:
-        """The run in flight, if any."""
-        return self._runs.current
-
-    @property
-    def _relay(self):
-        """The signal carrying progress events (run, event) to the GUI thread."""
-        return self._runs.relay
-
-    @property
     def param_widgets(self) -> dict:
         """The current method's parameter widgets, by parameter name."""
         return dict(self._param_widgets)
-
-    def run(self) -> None:
-        """Start a run (what the Run button does when idle)."""
-        if self._run is None:
-            self._on_run_clicked()
-
-    def cancel(self) -> None:
-        """Ask the running segmentation to stop; the UI is back within a second."""
-        self._runs.cancel()
 
     def add_scribbles_layer(self, *_) -> Labels | None:
         """Add an empty Labels layer over the image's spatial axes, ready to paint."""
@@ -355,9 +298,6 @@ class SegmentWidget(Container):
         self._device.reset_choices()
 
     # --------------------------------------------------------------------- runs
-    def _on_run_clicked(self, *_):
-        self._runs.press(self._prepare_run, _work, _starting)
-
     def _prepare_run(self) -> SegmentRun:
         layer = self._image.value
         if layer is None:
@@ -384,6 +324,23 @@ class SegmentWidget(Container):
             )
         )
 
+    @staticmethod
+    def _work(job, report, should_stop) -> Outcome:
+        """The worker thread's part (``run_job`` looked up here, where tests replace it)."""
+        outcome = run_job(job, report, should_stop)
+        _warmup.wait(timeout=60)  # the result's add_labels must not compile on the GUI
+        return outcome
+
+    @staticmethod
+    def _starting(run: SegmentRun) -> str:
+        return f"Segmenting '{run.source}' with {run.job.method}…"
+
+    def _notify(self, text: str) -> None:
+        show_error(text)
+
+    def _keep_on_cancel(self, run: SegmentRun) -> bool:
+        return _outputs.keep_cancelled_preview(self._viewer, run)
+
     def _on_progress(self, run: SegmentRun, event) -> None:
         self._progress.value = 100 * _progress_text.fraction(event, run.first_labels)
         if event.labels is not None and _warmup.is_done():  # else the next one shows
@@ -407,14 +364,3 @@ class SegmentWidget(Container):
         self._status.value = (
             f"{count} objects; background classes {', '.join(map(str, background)) or 'none'}."
         )
-
-
-def _starting(run: SegmentRun) -> str:
-    return f"Segmenting '{run.source}' with {run.job.method}…"
-
-
-def _work(job, report, should_stop) -> Outcome:
-    """The worker thread's part (``run_job`` looked up here, where tests replace it)."""
-    outcome = run_job(job, report, should_stop)
-    _warmup.wait(timeout=60)  # the result's add_labels must not compile on the GUI
-    return outcome

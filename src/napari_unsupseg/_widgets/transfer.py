@@ -11,50 +11,35 @@ user's layers are never modified.
 from __future__ import annotations
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, Label, Select, SpinBox
+from magicgui.widgets import Select
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 
 from .._registry import get_method
 from . import _outputs
+from ._form import picker, seed_box, text_line
 from ._params import param_widget
-from ._runner import RunLifecycle
+from ._runner import RunDock
 from ._transfer_run import METHOD, TransferRun, plan_transfer
 from ._worker import Outcome, run_job
 
 
-class TransferWidget(Container):
+class TransferWidget(RunDock):
     """Transfer the classes of an annotated source image to other images, live."""
 
+    what = "label transfer"
+
     def __init__(self, napari_viewer):
-        super().__init__(labels=True)
-        self._viewer = napari_viewer
-        self._runs = RunLifecycle(
-            self,
-            napari_viewer,
-            notify=lambda text: show_error(text),  # looked up at call time: tests replace it
-            on_progress=self._on_progress,
-            on_result=self._on_result,
-            what="label transfer",
-        )
-        self._run_button, self._progress, self._status = (
-            self._runs.button,
-            self._runs.progress,
-            self._runs.status,
-        )
+        super().__init__(napari_viewer)
         spec = get_method(METHOD)
 
-        self._source = ComboBox(
-            name="source_image",
-            label="source image",
-            choices=self._image_choices,
-            tooltip="The annotated image whose classes are learnt.",
+        self._source = picker(
+            "source_image", self._image_choices, "The annotated image whose classes are learnt."
         )
-        self._labels = ComboBox(
-            name="source_labels",
-            label="source labels",
-            choices=self._labels_choices,
-            tooltip="Labels layer of the source's classes (same shape as its pixels).",
+        self._labels = picker(
+            "source_labels",
+            self._labels_choices,
+            "Labels layer of the source's classes (same shape as its pixels).",
         )
         self._targets = Select(
             name="targets",
@@ -63,8 +48,7 @@ class TransferWidget(Container):
             tooltip="Images to label (select several for a list; a stack is labelled "
             "plane by plane). All are adapted to in one training.",
         )
-        self._about = Label(name="about", value=f"{spec.description}\n({spec.paper})")
-        self._about.native.setWordWrap(True)
+        self._about = text_line("about", value=f"{spec.description}\n({spec.paper})")
         self._param_widgets = {}
         for param in spec.params:
             widget = param_widget(param)
@@ -72,18 +56,12 @@ class TransferWidget(Container):
                 self._param_widgets[param.name] = widget
         from .._device import available_devices
 
-        self._device = ComboBox(
-            name="device",
-            choices=available_devices(),
-            tooltip="Where the networks train: auto = CUDA GPU, then Apple MPS, then CPU.",
+        self._device = picker(
+            "device",
+            available_devices(),
+            "Where the networks train: auto = CUDA GPU, then Apple MPS, then CPU.",
         )
-        self._seed = SpinBox(
-            name="seed",
-            value=0,
-            min=0,
-            max=2**31 - 1,
-            tooltip="Same seed, same images, same parameters: same labels (on the CPU).",
-        )
+        self._seed = seed_box("images")
         self.extend(
             [
                 self._source,
@@ -98,28 +76,14 @@ class TransferWidget(Container):
                 self._status,
             ]
         )
-        self._run_button.changed.connect(self._on_run_clicked)
         layers = napari_viewer.layers
         for event in (layers.events.inserted, layers.events.removed, layers.events.renamed):
             event.connect(self._refresh_layers)
 
     # ---------------------------------------------------------------- public API
     @property
-    def is_running(self) -> bool:
-        return self._runs.current is not None
-
-    @property
     def param_widgets(self) -> dict:
         return dict(self._param_widgets)
-
-    def run(self) -> None:
-        """Start a run (what the Run button does when idle)."""
-        if self._runs.current is None:
-            self._on_run_clicked()
-
-    def cancel(self) -> None:
-        """Ask the running transfer to stop; the UI is back within a second."""
-        self._runs.cancel()
 
     # ------------------------------------------------------------- form upkeep
     def _image_choices(self, _=None):
@@ -129,12 +93,18 @@ class TransferWidget(Container):
         return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Labels)]
 
     def _refresh_layers(self, *_):
-        for picker in (self._source, self._labels, self._targets):
-            picker.reset_choices()
+        for choice in (self._source, self._labels, self._targets):
+            choice.reset_choices()
 
     # --------------------------------------------------------------------- runs
-    def _on_run_clicked(self, *_):
-        self._runs.press(self._prepare_run, run_job, _starting)
+    _work = staticmethod(run_job)
+
+    @staticmethod
+    def _starting(run: TransferRun) -> str:
+        return f"Transferring labels to {len(run.targets)} image(s)…"
+
+    def _notify(self, text: str) -> None:
+        show_error(text)
 
     def _prepare_run(self) -> TransferRun:
         return plan_transfer(
@@ -167,7 +137,3 @@ class TransferWidget(Container):
         return f"Done in {outcome.seconds:.1f} s on {outcome.device}: " + ", ".join(
             f"'{n}'" for n in names
         )
-
-
-def _starting(run: TransferRun) -> str:
-    return f"Transferring labels to {len(run.targets)} image(s)…"
