@@ -18,6 +18,7 @@ MODELS = [
     "_about",
     "_edited_layer",
     "_evaluate_run",
+    "_inspect_model",
     "_layers",
     "_lazy",
     "_navigate",
