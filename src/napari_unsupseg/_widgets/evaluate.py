@@ -1,8 +1,9 @@
 """The evaluation dock widget: score a Labels layer against a ground-truth Labels layer.
 
-A thin front end over :mod:`napari_unsupseg.evaluation`: the inputs are checked on the
-GUI thread (so a wrong pick is told at once and no layer is touched), the scoring runs
-in a napari thread worker (a big volume must not freeze the UI), and the results come
+A thin form over :mod:`napari_unsupseg.evaluation`, through the Qt-free
+:mod:`._evaluate_run`: the inputs are checked on the GUI thread (so a wrong pick is
+told at once and no layer is touched), the scoring runs in a napari thread worker (a
+big volume must not freeze the UI), and the results come
 back as two tables, a plot, and optional layers over the ground truth: each segment's
 best-match IoU as a heat map, and the segments no prediction matched. The user's
 layers are only read; selecting a table row changes which label the ground-truth layer

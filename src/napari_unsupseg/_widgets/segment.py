@@ -1,9 +1,11 @@
 """The segmentation dock widget: pick an image and a method, watch the labels form.
 
-A thin front end over :func:`napari_unsupseg.segment`: the form is built from the
-method's parameter specs, the run happens in a napari thread worker, progress comes
-back through a Qt signal, and the result is written to a Labels layer that overlays
-the image. The widget never modifies the user's own layers.
+A thin form over :func:`napari_unsupseg.segment`: the fields are built from the
+method's parameter specs and read into a request, which the Qt-free model
+(:mod:`._segment_run`) turns into a job and a record; the run happens in a napari
+thread worker (:mod:`._runner`, shared with the transfer dock), and the result is
+written to a Labels layer that overlays the image (:mod:`._outputs`). The widget never
+modifies the user's own layers.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ A thin front end over :func:`napari_unsupseg.segment` with ``method="transfer"``
 (Tsai et al. 2018, "Learning to Adapt Structured Output Space for Semantic
 Segmentation"): the source image and its labels teach the classes, every selected
 target (an image, a stack labelled plane by plane, or several images at once) gets
-them. Runs in a napari thread worker with a live preview on the first target; the
-user's layers are never modified.
+them. The job is made by the Qt-free :mod:`._transfer_run` and runs in a napari thread
+worker (:mod:`._runner`) with a live preview on the first target; the user's layers
+are never modified.
 """
 
 from __future__ import annotations
