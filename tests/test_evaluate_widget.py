@@ -8,6 +8,8 @@ from napari.layers import Image, Labels
 
 import napari_unsupseg
 from napari_unsupseg._widgets import evaluate as evaluate_module
+from napari_unsupseg._widgets._evaluate_run import CURVE_THRESHOLDS
+from napari_unsupseg._widgets._navigate import camera
 from napari_unsupseg._widgets._wording import metric_name
 from napari_unsupseg._widgets.evaluate import EvaluateWidget
 from napari_unsupseg.evaluation import _pixel_matching
@@ -144,7 +146,7 @@ def test_selecting_a_row_highlights_that_segment(qtbot, cells):
     user_layers = [n for n in names if n not in ("kmeans IoU", "kmeans missed")]
     assert user_layers == ["cells (2 channels)", "kmeans", "cells ground truth"]
     centre = np.argwhere(truth == gt_id).mean(axis=0) * SCALE + TRANSLATE
-    np.testing.assert_allclose(evaluate_module._camera(viewer).center[-2:], centre, atol=1e-6)
+    np.testing.assert_allclose(camera(viewer).center[-2:], centre, atol=1e-6)
     np.testing.assert_array_equal(layer.data, truth)
 
 
@@ -158,7 +160,7 @@ def test_plot_draws_the_histogram_and_the_f1_curve(qtbot, cells):
     assert line.get_ydata()[9] == pytest.approx(
         napari_unsupseg.evaluate(labels, truth, thresholds=0.5)["f1@0.5"]
     )
-    assert list(line.get_xdata()) == list(evaluate_module.CURVE_THRESHOLDS)
+    assert list(line.get_xdata()) == list(CURVE_THRESHOLDS)
 
 
 def test_csv_export_reads_back(qtbot, cells, tmp_path):

@@ -1,7 +1,8 @@
 """One line per method on what it is good for, in the dock; the papers in its tooltip.
 
 A biologist choosing a method wants to know when to use it, not its loss function;
-the citation stays one hover away.
+the citation stays one hover away. The citation is the registry's (each method's
+``paper``); only the titles it leaves out are added here. Qt-free.
 """
 
 from __future__ import annotations
@@ -33,21 +34,14 @@ GOOD_FOR = {
     "close to cnn on photographs.",
 }
 
-CITATIONS = {
-    "cnn": "Kim, Kanezaki & Tanaka 2020, 'Unsupervised Learning of Image Segmentation "
-    "Based on Differentiable Feature Clustering', with the weighting of Guermazi, "
-    "Ksantini & Khan, 'A Dynamically Weighted Loss Function for Unsupervised Image "
-    "Segmentation'",
-    "kmeans": "MacQueen 1967; scikit-learn's KMeans",
-    "gmm": "scikit-learn's GaussianMixture",
-    "felzenszwalb": "Felzenszwalb & Huttenlocher 2004, 'Efficient Graph-Based Image Segmentation'",
-    "cnn-superpixel": "Kanezaki 2018, 'Unsupervised Image Segmentation by Backpropagation'",
-    "cnn-continuity": "Kim, Kanezaki & Tanaka 2020, 'Unsupervised Learning of Image "
-    "Segmentation Based on Differentiable Feature Clustering'",
-    "cnn-fsf": "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
-    "Unsupervised Image Segmentation' (feature similarity focus)",
-    "cnn-scf": "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
-    "Unsupervised Image Segmentation' (spatial continuity focus)",
+_KIM_2020 = "Unsupervised Learning of Image Segmentation Based on Differentiable Feature Clustering"
+_GUERMAZI = "A Dynamically Weighted Loss Function for Unsupervised Image Segmentation"
+#: titles of the papers a method's citation (its registry ``paper``) names without them
+TITLES = {
+    "cnn": (_KIM_2020, _GUERMAZI),
+    "felzenszwalb": ("Efficient Graph-Based Image Segmentation",),
+    "cnn-superpixel": ("Unsupervised Image Segmentation by Backpropagation",),
+    "cnn-continuity": (_KIM_2020,),
 }
 
 
@@ -56,7 +50,8 @@ def good_for(name: str, description: str) -> str:
 
 
 def tooltip(name: str, description: str, paper: str = "") -> str:
-    """The method's description and its source (``paper``: the registry's, where no
-    fuller citation is written here)."""
-    cited = CITATIONS.get(name) or paper
+    """The method's description and its source: the registry's citation (``paper``),
+    with the titles it leaves out."""
+    titles = "; ".join(f"'{title}'" for title in TITLES.get(name, ()))
+    cited = f"{paper}: {titles}" if paper and titles else paper
     return description + (f"\nSource: {cited}." if cited else "")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from napari.layers import Labels
 
-CREATED_BY = "napari-unsupseg"
+from ._layers import image_data
+from ._outputs import CREATED_BY, placement
 
 
 def is_inspect_output(layer) -> bool:
@@ -18,14 +19,9 @@ def is_inspect_output(layer) -> bool:
     return bool(metadata.get("inspect_output"))
 
 
-def layer_full(layer):
-    """The full-resolution data of a layer, unread (level 0 of a multiscale)."""
-    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-
-
 def layer_array(layer) -> np.ndarray:
     """The full-resolution array of a layer, read (dask and zarr included)."""
-    return np.asarray(layer_full(layer))
+    return np.asarray(image_data(layer))
 
 
 def edited_copy(viewer, source: Labels, image_layer) -> Labels:
@@ -43,15 +39,11 @@ def edited_copy(viewer, source: Labels, image_layer) -> Labels:
         "image_layer": None if image_layer is None else image_layer.name,
         "edits": [],
     }
-    place = {"scale": source.scale, "translate": source.translate}
-    for name in ("units", "axis_labels"):
-        if getattr(source, name, None) is not None:
-            place[name] = tuple(getattr(source, name))
     return viewer.add_labels(
         np.array(layer_array(source), copy=True),
         name=f"{source.name} edited",
         metadata=metadata,
-        **place,
+        **placement(source),
     )
 
 

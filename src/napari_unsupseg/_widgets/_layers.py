@@ -50,8 +50,8 @@ class Geometry:
 
 
 def image_data(layer):
-    """The full-resolution array of an image layer (level 0 of a multiscale)."""
-    return layer.data[0] if layer.multiscale else layer.data
+    """The full-resolution array of a layer (level 0 of a multiscale), unread."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
 
 
 def data_shape(layer) -> tuple[int, ...]:

@@ -1,7 +1,7 @@
 """The part of a widget run that happens off the GUI thread, and its error wording.
 
-:func:`run_job` is what the napari thread worker executes; progress events go back
-to the GUI thread through :class:`ProgressRelay`, a Qt signal (queued across threads).
+:func:`run_job` is what the napari thread worker executes (the Qt side, in
+:mod:`._runner`, carries its progress events back to the GUI thread). Qt-free.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from qtpy.QtCore import QObject, Signal
 
 from .._api import Segmentation, run_segmentation, segment
 from .._guard import is_out_of_memory
@@ -20,12 +19,6 @@ from .._progress import Progress
 from .._registry import get_method
 from .._threads import DEFAULT_THREADS
 from ._lazy import run_chunked, wants_chunks
-
-
-class ProgressRelay(QObject):
-    """Carries :class:`Progress` events from the worker thread to the GUI thread."""
-
-    progressed = Signal(object)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The evaluation dock widget: score a Labels layer against a ground-truth Labels layer.
 
-A thin front end over :mod:`napari_unsupseg.evaluation`: the inputs are checked on the
-GUI thread (so a wrong pick is told at once and no layer is touched), the scoring runs
-in a napari thread worker (a big volume must not freeze the UI), and the results come
+A thin form over :mod:`napari_unsupseg.evaluation`, through the Qt-free
+:mod:`._evaluate_run`: the inputs are checked on the GUI thread (so a wrong pick is
+told at once and no layer is touched), the scoring runs in a napari thread worker (a
+big volume must not freeze the UI), and the results come
 back as two tables, a plot, and optional layers over the ground truth: each segment's
 best-match IoU as a heat map, and the segments no prediction matched. The user's
 layers are only read; selecting a table row changes which label the ground-truth layer
@@ -11,149 +12,37 @@ shows, nothing else.
 
 from __future__ import annotations
 
-import re
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, Table
+from magicgui.widgets import ComboBox, Container, LineEdit, PushButton, Table
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
-from ..evaluation import metrics_of, rows_of, write_csv
-from ..evaluation._scores import Evaluation, check_thresholds, threshold_key
+from ..evaluation import write_csv
+from . import _evaluate_plot
+from ._evaluate_plot import F1_CURVE, HISTOGRAM
+from ._evaluate_run import (
+    BACKGROUND_CHOICES,
+    SEGMENT_COLUMNS,
+    TRUTH_NAME,
+    EvaluationJob,
+    EvaluationResult,
+    check_layers,
+    parse_thresholds,
+    score,
+    segment_centre,
+)
 from ._fold import Folded, fit_narrow
+from ._form import picker, switch, text_line
+from ._layers import image_data
+from ._navigate import look_at
+from ._outputs import is_evaluation_output, placement, put_evaluation_layer
 from ._wording import COLUMN_NAMES, metric_name, number_text
 
-#: metadata marking the layers this widget made (kept out of its own pickers)
-OUTPUT_TAG = {"created_by": "napari-unsupseg", "evaluation_output": True}
-#: layer names that suggest ground truth, for the default pick
-_TRUTH_NAME = re.compile(r"ground.?truth|truth|\bgt\b|annotation|manual", re.IGNORECASE)
-#: IoU thresholds of the "F1 against IoU threshold" plot
-CURVE_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0001, 0.05), 2).tolist())
-HISTOGRAM = "IoU histogram"
-F1_CURVE = "F1 vs IoU threshold"
-SEGMENT_COLUMNS = ("annotator", "gt_id", "size", "best_pred_id", "iou", "matched")
-#: smallest heights of the tables and the plot: the dock fits beside the segmenter's
-TABLE_HEIGHT, PLOT_HEIGHT = 90, 120
-#: how label 0 is read: the choices shown and the ``ignore_background`` they pass
-BACKGROUND_CHOICES = {"usual per metric": None, "background": True, "a segment": False}
-
-
-@dataclass(frozen=True)
-class _Job:
-    """What one press of Evaluate scores, captured on the GUI thread."""
-
-    labels: object  # the layers' arrays (numpy, dask, zarr): read in the worker
-    truth: object
-    prediction: Labels
-    ground_truth: Labels
-    split_components: bool
-    ignore_background: bool | None
-    thresholds: tuple[float, ...]
-    boundary: bool
-    heat_map: bool
-    missed: bool
-
-
-@dataclass(frozen=True)
-class _Result:
-    job: _Job
-    metrics: dict
-    segments: list[dict]
-    f1_curve: tuple[float, ...]
-    heat_map: np.ndarray | None
-    missed: np.ndarray | None
-    seconds: float
-
-
-def _score(job: _Job) -> _Result:
-    """Everything the widget shows, from one set of contingency tables (worker thread)."""
-    start = time.perf_counter()
-    scored = Evaluation(
-        np.asarray(job.labels),
-        np.asarray(job.truth),
-        split_components=job.split_components,
-        ignore_background=job.ignore_background,
-    )
-    metrics = metrics_of(scored, job.thresholds, job.boundary)
-    segments = rows_of(scored, job.thresholds[0])
-    curve = tuple(scored.matching_scores(t)[threshold_key("f1", t)] for t in CURVE_THRESHOLDS)
-    shape = np.shape(job.truth)
-    heat = missed = None
-    if job.heat_map:
-        iou = {(r["annotator"], r["gt_id"]): r["iou"] for r in segments}
-        heat = paint_segments(scored.gt_stack, iou, np.nan, np.float32).reshape(shape)
-    if job.missed:
-        ids = {(r["annotator"], r["gt_id"]): r["gt_id"] for r in segments if not r["matched"]}
-        missed = paint_segments(scored.gt_stack, ids, 0, scored.gt_stack.dtype).reshape(shape)
-    seconds = time.perf_counter() - start
-    return _Result(job, metrics, segments, curve, heat, missed, seconds)
-
-
-def paint_segments(truth_stack: np.ndarray, values: dict, fill, dtype) -> np.ndarray:
-    """An array shaped like ``truth_stack`` where every pixel of ground-truth segment
-    ``(annotator, id)`` holds ``values[(annotator, id)]`` and all other pixels ``fill``.
-
-    Looks ids up by binary search, so huge or negative ids cost nothing extra.
-    """
-    out = np.full(truth_stack.shape, fill, dtype=dtype)
-    for annotator, truth in enumerate(truth_stack):
-        keys = sorted(gt for a, gt in values if a == annotator)
-        if not keys:
-            continue
-        ids = np.array(keys, dtype=truth.dtype)
-        painted = np.array([values[annotator, k] for k in keys], dtype=dtype)
-        index = np.minimum(np.searchsorted(ids, truth), ids.size - 1)
-        found = ids[index] == truth
-        out[annotator][found] = painted[index[found]]
-    return out
-
-
-def layer_data(layer):
-    """The full-resolution array of a layer (level 0 of a multiscale one)."""
-    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-
-
-def check_layers(prediction, truth) -> None:
-    """Raise ValueError with a message a user can act on when the pair cannot be scored."""
-    for role, layer in (("prediction", prediction), ("ground truth", truth)):
-        if layer is None:
-            raise ValueError(f"Pick a {role} layer (a Labels layer) first.")
-        if isinstance(layer, Image):
-            hint = (
-                " If it holds label ids, right-click it in the layer list and choose "
-                "'Convert to Labels'."
-                if np.issubdtype(layer_data(layer).dtype, np.integer)
-                else " It holds intensities, not label ids: segment it first."
-            )
-            raise ValueError(f"The {role} '{layer.name}' is an Image layer, not Labels.{hint}")
-        if not isinstance(layer, Labels):
-            raise ValueError(f"The {role} '{layer.name}' is a {type(layer).__name__} layer.")
-        dtype = np.dtype(layer_data(layer).dtype)
-        if dtype.kind not in "iub":
-            raise ValueError(f"The {role} '{layer.name}' holds {dtype} values, not label ids.")
-    shape = tuple(layer_data(prediction).shape)
-    truth_shape = tuple(layer_data(truth).shape)
-    if truth_shape != shape and truth_shape[1:] != shape:
-        raise ValueError(
-            f"Shapes differ: prediction '{prediction.name}' is {shape}, ground truth "
-            f"'{truth.name}' is {truth_shape}. They must be equal, or the ground truth a "
-            f"stack of annotators (n, {', '.join(map(str, shape))})."
-        )
-
-
-def parse_thresholds(text: str) -> tuple[float, ...]:
-    """'0.5, 0.75' -> (0.5, 0.75); ValueError with the rule otherwise."""
-    parts = [p for p in re.split(r"[,\s;]+", text.strip()) if p]
-    try:
-        return check_thresholds([float(p) for p in parts])
-    except ValueError:
-        raise ValueError(
-            f"IoU thresholds must be numbers in (0, 1] separated by commas, got '{text}'."
-        ) from None
+#: smallest height of the tables: the dock fits beside the segmenter's
+TABLE_HEIGHT = 90
 
 
 class EvaluateWidget(Container):
@@ -162,35 +51,32 @@ class EvaluateWidget(Container):
     def __init__(self, napari_viewer):
         super().__init__(labels=True)
         self._viewer = napari_viewer
-        self._job: _Job | None = None
-        self._result: _Result | None = None
+        self._job: EvaluationJob | None = None
+        self._result: EvaluationResult | None = None
 
-        self._prediction = ComboBox(
-            name="prediction", choices=self._layer_choices, tooltip="Labels layer to score."
+        self._prediction = picker("prediction", self._layer_choices, "Labels layer to score.")
+        self._truth = picker(
+            "ground_truth",
+            self._layer_choices,
+            "Labels layer of the right answer: same shape as the prediction, or a stack of "
+            "several annotators' label images along a first axis.",
         )
-        self._truth = ComboBox(
-            name="ground_truth",
-            label="ground truth",
-            choices=self._layer_choices,
-            tooltip="Labels layer of the right answer: same shape as the prediction, or a "
-            "stack of several annotators' label images along a first axis.",
-        )
-        self._split = CheckBox(
-            name="split_components",
-            text="split components",
+        self._split = switch(
+            "split_components",
+            "split components",
+            "Score every connected piece of a predicted label as its own segment (Kim et "
+            "al.): a clustering gives one label to many separate regions.",
             value=True,
-            tooltip="Score every connected piece of a predicted label as its own segment "
-            "(Kim et al.): a clustering gives one label to many separate regions.",
         )
-        self._ignore_background = ComboBox(
-            name="ignore_background",
+        self._ignore_background = picker(
+            "ignore_background",
+            list(BACKGROUND_CHOICES),
+            "Usual per metric: region scores (mIoU, covering, Rand, VI) count ground-truth 0 "
+            "as a segment (BSDS); F1, PQ and SEG treat it as background and predicted 0 as "
+            "no object (StarDist, Cell Tracking Challenge). Or the same reading for every "
+            "score.",
             label="label 0 is",
-            choices=list(BACKGROUND_CHOICES),
             value="usual per metric",
-            tooltip="Usual per metric: region scores (mIoU, covering, Rand, VI) count "
-            "ground-truth 0 as a segment (BSDS); F1, PQ and SEG treat it as background and "
-            "predicted 0 as no object (StarDist, Cell Tracking Challenge). Or the same "
-            "reading for every score.",
         )
         self._thresholds = LineEdit(
             name="thresholds",
@@ -199,27 +85,26 @@ class EvaluateWidget(Container):
             tooltip="For precision, recall, F1 and panoptic quality, e.g. '0.5, 0.75'. "
             "The first also decides 'matched' in the segment table and the missed layer.",
         )
-        self._boundary = CheckBox(
-            name="boundary",
-            text="boundary F-measure (slower)",
-            tooltip="The BSDS benchmark's boundary precision, recall and F.",
+        self._boundary = switch(
+            "boundary",
+            "boundary F-measure (slower)",
+            "The BSDS benchmark's boundary precision, recall and F.",
         )
-        self._heat_map = CheckBox(
-            name="heat_map",
-            text="IoU heat-map layer",
+        self._heat_map = switch(
+            "heat_map",
+            "IoU heat-map layer",
+            "An image over the ground truth: each segment coloured by its best IoU.",
             value=True,
-            tooltip="An image over the ground truth: each segment coloured by its best IoU.",
         )
-        self._missed = CheckBox(
-            name="missed",
-            text="missed-segments layer",
+        self._missed = switch(
+            "missed",
+            "missed-segments layer",
+            "A Labels layer of the ground-truth segments matched by no prediction at the "
+            "first IoU threshold.",
             value=True,
-            tooltip="A Labels layer of the ground-truth segments matched by no prediction "
-            "at the first IoU threshold.",
         )
         self._run_button = PushButton(name="evaluate", text="Evaluate")
-        self._status = Label(name="status", label="")
-        self._status.native.setWordWrap(True)
+        self._status = text_line("status", label="")
         self._metrics_table = Table(name="metrics", label="metrics")
         self._segments_table = Table(name="segments", label="segments")
         for table in (self._metrics_table, self._segments_table):
@@ -258,7 +143,7 @@ class EvaluateWidget(Container):
                 self._plot_kind,
             ]
         )
-        self._figure, self._canvas = _make_canvas()
+        self._figure, self._canvas = _evaluate_plot.make_canvas()
         self.native.layout().insertWidget(2, self._options.native)  # under the pickers
         self.native.layout().addWidget(self._canvas)
         fit_narrow(self)
@@ -305,7 +190,7 @@ class EvaluateWidget(Container):
             self._status.value = "Not evaluated: see the notification."
             show_error(str(error))
             return
-        worker = create_worker(_score, job, _ignore_errors=True)
+        worker = create_worker(score, job, _ignore_errors=True)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
         self._job = job
@@ -329,7 +214,7 @@ class EvaluateWidget(Container):
     # ------------------------------------------------------------- layer pickers
     def _layer_choices(self, _=None):
         """Labels layers first; Image layers too, so that picking one is explained."""
-        layers = [layer for layer in self._viewer.layers if not _is_output(layer)]
+        layers = [layer for layer in self._viewer.layers if not is_evaluation_output(layer)]
         labels = [(layer.name, layer) for layer in layers if isinstance(layer, Labels)]
         images = [(f"{layer.name} (image)", layer) for layer in layers if isinstance(layer, Image)]
         return labels + images
@@ -342,7 +227,7 @@ class EvaluateWidget(Container):
         """Ground truth: a Labels layer named like one; prediction: the newest other one."""
         self._refresh_layers()
         labels = [layer for _, layer in self._layer_choices() if isinstance(layer, Labels)]
-        truth = next((layer for layer in labels if _TRUTH_NAME.search(layer.name)), None)
+        truth = next((layer for layer in labels if TRUTH_NAME.search(layer.name)), None)
         if truth is not None:
             self._truth.value = truth
         others = [layer for layer in labels if layer is not self._truth.value]
@@ -353,18 +238,18 @@ class EvaluateWidget(Container):
         """A new Labels layer becomes the prediction (the truth, if named like one)."""
         self._refresh_layers()
         layer = event.value
-        if not isinstance(layer, Labels) or _is_output(layer):
+        if not isinstance(layer, Labels) or is_evaluation_output(layer):
             return
-        target = self._truth if _TRUTH_NAME.search(layer.name) else self._prediction
+        target = self._truth if TRUTH_NAME.search(layer.name) else self._prediction
         target.value = layer
 
     # ---------------------------------------------------------------------- runs
-    def _make_job(self) -> _Job:
+    def _make_job(self) -> EvaluationJob:
         prediction, truth = self._prediction.value, self._truth.value
         check_layers(prediction, truth)
-        return _Job(
-            labels=layer_data(prediction),
-            truth=layer_data(truth),
+        return EvaluationJob(
+            labels=image_data(prediction),
+            truth=image_data(truth),
             prediction=prediction,
             ground_truth=truth,
             split_components=self._split.value,
@@ -375,7 +260,7 @@ class EvaluateWidget(Container):
             missed=self._missed.value,
         )
 
-    def _on_returned(self, result: _Result) -> None:
+    def _on_returned(self, result: EvaluationResult) -> None:
         if result.job is not self._job or self._closed:
             return
         self._job = None
@@ -384,12 +269,7 @@ class EvaluateWidget(Container):
         self._fill_tables(result)
         self._draw_plot()
         self._write_layers(result)
-        metrics, first = result.metrics, result.job.thresholds[0]
-        self._status.value = (
-            f"mIoU {metrics['miou']:.3f} · F1@{first:g} "
-            f"{metrics[threshold_key('f1', first)]:.3f} · {metrics['n_gt']} ground-truth and "
-            f"{metrics['n_pred']} predicted segments · {result.seconds:.2f} s"
-        )
+        self._status.value = result.summary()
 
     def _on_errored(self, error: BaseException) -> None:
         job, self._job = self._job, None
@@ -401,7 +281,7 @@ class EvaluateWidget(Container):
         show_error(f"Cannot evaluate {names}: {error}")
 
     # ------------------------------------------------------------------- results
-    def _fill_tables(self, result: _Result) -> None:
+    def _fill_tables(self, result: EvaluationResult) -> None:
         metrics = result.metrics
         self._metrics_table.value = {  # readable names and text; exact numbers in the CSV
             "data": [[number_text(value)] for value in metrics.values()],
@@ -421,12 +301,12 @@ class EvaluateWidget(Container):
         }
         table.native.setUpdatesEnabled(True)
 
-    def _write_layers(self, result: _Result) -> None:
+    def _write_layers(self, result: EvaluationResult) -> None:
         job = result.job
         truth = job.ground_truth
-        place = _placement(truth)
+        place = placement(truth)
         if result.heat_map is not None:
-            _put_layer(
+            put_evaluation_layer(
                 self._viewer,
                 f"{job.prediction.name} IoU",
                 result.heat_map,
@@ -437,32 +317,12 @@ class EvaluateWidget(Container):
                 **place,
             )
         if result.missed is not None:
-            _put_layer(
+            put_evaluation_layer(
                 self._viewer, f"{job.prediction.name} missed", result.missed, "labels", **place
             )
 
     def _draw_plot(self, *_) -> None:
-        figure = self._figure
-        figure.clear()
-        axes = figure.add_subplot()
-        result = self._result
-        if self._plot_kind.value == HISTOGRAM:
-            ious = [row["iou"] for row in result.segments] if result else []
-            axes.hist(ious, bins=np.linspace(0, 1, 21), color="tab:blue")
-            if ious:
-                axes.axvline(np.mean(ious), color="tab:red", label=f"mIoU {np.mean(ious):.3f}")
-                axes.legend(loc="upper left")
-            axes.set_xlabel("best-match IoU of each ground-truth segment")
-            axes.set_ylabel("segments")
-        else:
-            if result:
-                axes.plot(CURVE_THRESHOLDS, result.f1_curve, marker=".", color="tab:blue")
-            axes.set_xlabel("IoU threshold")
-            axes.set_ylabel("F1")
-            axes.set_ylim(0, 1.02)
-        axes.set_xlim(0, 1)
-        figure.tight_layout()
-        self._canvas.draw_idle()
+        _evaluate_plot.draw(self._figure, self._canvas, self._plot_kind.value, self._result)
 
     def _on_row_selected(self) -> None:
         rows = self._segments_table.native.selectionModel().selectedRows()
@@ -488,23 +348,10 @@ class EvaluateWidget(Container):
 
     def _centre_on(self, layer: Labels, row: dict) -> None:
         """Move the sliders and the camera to the centre of a ground-truth segment."""
-        data = np.asarray(layer_data(layer))
-        stacked = data.ndim > np.ndim(self._result.job.labels)
-        plane = data[row["annotator"]] if stacked else data
-        coords = np.argwhere(plane == row["gt_id"])
-        if not coords.size:
-            return
-        centre = coords.mean(axis=0)
-        if stacked:
-            centre = np.r_[row["annotator"], centre]
-        world = np.asarray(layer.data_to_world(centre), dtype=float)
-        dims = self._viewer.dims
-        offset = dims.ndim - world.size
-        for axis, value in enumerate(world):
-            if axis + offset not in dims.displayed:
-                dims.set_point(axis + offset, value)
-        displayed = [axis - offset for axis in dims.displayed if axis >= offset]
-        _camera(self._viewer).center = tuple(world[displayed])
+        data = np.asarray(image_data(layer))
+        centre = segment_centre(data, np.ndim(self._result.job.labels), row)
+        if centre is not None:
+            look_at(self._viewer, layer, centre)
 
     def _on_export_clicked(self, *_) -> None:
         if self._result is None:
@@ -529,53 +376,3 @@ class EvaluateWidget(Container):
             show_error(f"Could not write the CSV files: {error}")
             return
         show_info(f"Saved {metrics_path.name} and {segments_path.name} in {metrics_path.parent}")
-
-
-def _camera(viewer):
-    """The viewer's camera: ``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before."""
-    scene = getattr(viewer, "scene", None)
-    return scene.camera if scene is not None else viewer.camera
-
-
-def _is_output(layer) -> bool:
-    metadata = layer.metadata if isinstance(layer.metadata, dict) else {}
-    return bool(metadata.get("evaluation_output"))
-
-
-def _placement(layer) -> dict:
-    """Where the ground truth lies in the world, for layers that must overlay it."""
-    place = {"scale": tuple(layer.scale), "translate": tuple(layer.translate)}
-    for name in ("units", "axis_labels"):
-        if getattr(layer, name, None) is not None:
-            place[name] = tuple(getattr(layer, name))
-    return place
-
-
-def _put_layer(viewer, name: str, data, kind: str, **kwargs):
-    """Update this widget's output layer of that name, or add it: one per prediction."""
-    kinds = {"image": Image, "labels": Labels}
-    existing = next(
-        (
-            layer
-            for layer in viewer.layers
-            if layer.name == name and _is_output(layer) and isinstance(layer, kinds[kind])
-        ),
-        None,
-    )
-    if existing is None:
-        add = viewer.add_image if kind == "image" else viewer.add_labels
-        return add(data, name=name, metadata=dict(OUTPUT_TAG), **kwargs)
-    existing.data = data
-    existing.scale, existing.translate = kwargs["scale"], kwargs["translate"]
-    return existing
-
-
-def _make_canvas():
-    """A matplotlib figure drawn into the dock (Qt binding chosen by qtpy / napari)."""
-    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(4, 2.6), dpi=100)
-    canvas = FigureCanvasQTAgg(figure)
-    canvas.setMinimumHeight(PLOT_HEIGHT)
-    return figure, canvas

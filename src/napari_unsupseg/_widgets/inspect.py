@@ -1,7 +1,8 @@
 """The "Inspect clusters" dock widget: a table of the labels, edits, feature space, export.
 
-A thin front end over :mod:`napari_unsupseg.measurements` and
-:mod:`napari_unsupseg.label_edits`. Measure copies the chosen Labels layer into an
+A thin form over :class:`._inspect_model.LabelInspection` (Qt-free: the measurements
+of :mod:`napari_unsupseg.measurements`, the edits of :mod:`napari_unsupseg.label_edits`
+and their undo history). Measure copies the chosen Labels layer into an
 "edited" layer of its own (the user's layers are only read); every edit replaces that
 layer's data with a new array, is recorded in its metadata (``edits``, replayable with
 :func:`napari_unsupseg.label_edits.replay`) and can be undone exactly. Selecting rows
@@ -13,23 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton
+from magicgui.widgets import ComboBox, Container, PushButton
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 
 from .. import label_edits
-from ..measurements import measure, pixel_feature_pcs, write_labels_with_table, write_table
-from ._edited_layer import (
-    describe,
-    edited_copy,
-    is_inspect_output,
-    label_colours,
-    layer_array,
-    layer_full,
-)
+from ..measurements import write_labels_with_table, write_table
+from ._edited_layer import describe, edited_copy, is_inspect_output, label_colours, layer_array
+from ._form import size_box, text_line
+from ._inspect_model import LabelInspection
 from ._label_table import LabelTable
+from ._layers import image_data
+from ._navigate import look_at
 from ._scatter import PC1, PC2, FeatureScatter, axis_choices, default_axes
-from .evaluate import _camera
 
 NO_IMAGE = "(none: no intensities)"
 
@@ -41,28 +38,19 @@ class InspectWidget(Container):
         super().__init__(labels=True)
         self._viewer = napari_viewer
         self._target: Labels | None = None
-        self._image = None  # the image array measured with the target, or None
-        self._channel_axis = None
-        self._history: list[np.ndarray] = []  # the data before each edit, for undo
-        self._rows: list[dict] = []
-        self._pcs: dict | None = None
-        self._radius: float | None = None
+        self._model = LabelInspection()
         self._axis_choices: list[str] = []
         self._highlighting = False
 
         self._labels = ComboBox(name="labels", choices=self._labels_choices)
         self._image_box = ComboBox(name="image", choices=self._image_choices)
         self._measure_button = PushButton(name="measure", text="Measure (edits go to a copy)")
-        self._status = Label(name="status", value="")
-        self._status.native.setWordWrap(True)
-        self._radius_box = FloatSpinBox(
-            name="radius",
-            label="object radius",
-            value=0.0,
-            min=0.0,
-            max=1e6,
-            tooltip="Typical object radius (layer units) for the watershed split; 0 reads "
-            "it off the image (or the run that made the labels).",
+        self._status = text_line("status", value="")
+        self._radius_box = size_box(
+            "radius",
+            "object radius",
+            "Typical object radius (layer units) for the watershed split; 0 reads it off the "
+            "image (or the run that made the labels).",
         )
         buttons = {
             "merge": "Merge selected",
@@ -119,7 +107,7 @@ class InspectWidget(Container):
     @property
     def rows(self) -> list[dict]:
         """The table as :func:`napari_unsupseg.measure` gives it, in id order."""
-        return list(self._rows)
+        return list(self._model.rows)
 
     def measure(self, *_) -> None:
         """Copy the chosen labels into an edited layer (once) and fill the table."""
@@ -128,25 +116,17 @@ class InspectWidget(Container):
             show_error("Pick a Labels layer first.")
             return
         image = None if image_layer is None else layer_array(image_layer)
-        labels = layer_array(source)
-        channel_axis = None
-        if image_layer is not None and image_layer.rgb:
-            channel_axis = image.ndim - 1
-        elif image is not None and isinstance(source.metadata.get("channel_axis"), int):
+        rgb = image_layer is not None and image_layer.rgb
+        channel_axis = image.ndim - 1 if rgb else None
+        if image is not None and not rgb and isinstance(source.metadata.get("channel_axis"), int):
             channel_axis = source.metadata["channel_axis"]
         try:
-            try:
-                rows = measure(image, labels, tuple(source.scale), channel_axis)
-            except ValueError:  # the run's channel axis may not fit another image
-                if channel_axis is None or image_layer.rgb:
-                    raise
-                channel_axis = None
-                rows = measure(image, labels, tuple(source.scale), channel_axis)
+            scale = tuple(source.scale)
+            rows = self._model.start(image, layer_array(source), scale, channel_axis, rgb)
         except (ValueError, TypeError) as error:
             self._status.value = "Not measured: see the notification."
             show_error(f"Cannot measure '{source.name}': {error}")
             return
-        self._image, self._channel_axis, self._pcs, self._radius = image, channel_axis, None, None
         target = edited_copy(self._viewer, source, image_layer)
         self._use_target(target)
         self._refresh(rows if target is source else None)
@@ -166,41 +146,40 @@ class InspectWidget(Container):
         if edit == "split_watershed":
             settings = {"radius": self._object_radius(), "spacing": tuple(target.scale)}
         record = label_edits.edit_record(edit, ids, **settings)
-        before = layer_array(target)
         try:
-            after = label_edits.apply_edit(before, record)
+            after = self._model.edit(layer_array(target), record)
         except (ValueError, TypeError) as error:
             show_error(f"Cannot {edit.replace('_', ' ')}: {error}")
             return
-        self._history.append(before)
         target.data = after
         target.metadata = {**target.metadata, "edits": [*target.metadata["edits"], record]}
         self._refresh()
-        kept = [i for i in ids if i in {row["label"] for row in self._rows}]
+        kept = [i for i in ids if i in {row["label"] for row in self._model.rows}]
         self.select_labels(kept if edit != "relabel" else [])
-        self._status.value = f"{describe(record)}; {len(self._rows)} labels."
+        self._status.value = f"{describe(record)}; {len(self._model.rows)} labels."
 
     def undo(self) -> None:
         """Put back the labels as they were before the last edit, exactly."""
         target = self._target
-        if target is None or not self._history:
+        before = self._model.undo() if target is not None else None
+        if before is None:
             show_info("Nothing to undo.")
             return
-        target.data = self._history.pop()
+        target.data = before
         record = target.metadata["edits"][-1]
         target.metadata = {**target.metadata, "edits": target.metadata["edits"][:-1]}
         self._refresh()
-        self._status.value = f"Undone: {describe(record)}; {len(self._rows)} labels."
+        self._status.value = f"Undone: {describe(record)}; {len(self._model.rows)} labels."
 
     def export_csv(self, path) -> Path:
         """Write the table as CSV."""
-        return write_table(path, self._rows)
+        return write_table(path, self._model.rows)
 
     def export_tiff(self, path) -> tuple[Path, Path]:
         """Write the edited labels as a TIFF and the table as a CSV beside it."""
         if self._target is None:
             raise ValueError("Nothing to export yet: press Measure first.")
-        return write_labels_with_table(path, layer_array(self._target), self._rows)
+        return write_labels_with_table(path, layer_array(self._target), self._model.rows)
 
     # ------------------------------------------------------------------ layers
     def _labels_choices(self, _=None):
@@ -239,9 +218,9 @@ class InspectWidget(Container):
         metadata = labels.metadata if isinstance(labels.metadata, dict) else {}
         images = [layer for _, layer in self._image_choices() if layer is not None]
         named = [layer for layer in images if layer.name == metadata.get("source_layer")]
-        shape = tuple(layer_full(labels).shape)
-        fitting = [layer for layer in images if shape == layer_full(layer).shape[: len(shape)]]
-        fitting += [layer for layer in images if shape == layer_full(layer).shape[-len(shape) :]]
+        shape = tuple(image_data(labels).shape)
+        fitting = [layer for layer in images if shape == image_data(layer).shape[: len(shape)]]
+        fitting += [layer for layer in images if shape == image_data(layer).shape[-len(shape) :]]
         self._image_box.value = (named or fitting or [None])[0]
 
     def _use_target(self, layer: Labels | None) -> None:
@@ -252,7 +231,7 @@ class InspectWidget(Container):
             self._target.events.paint.disconnect(self._on_paint)
             if self._on_click in self._target.mouse_drag_callbacks:
                 self._target.mouse_drag_callbacks.remove(self._on_click)
-        self._target, self._history = layer, []
+        self._target, self._model.history = layer, []
         if layer is None:
             return
         layer.events.selected_label.connect(self._on_viewer_label)
@@ -274,14 +253,10 @@ class InspectWidget(Container):
     def _refresh(self, rows=None) -> None:
         """Measure the edited layer again and redraw the table and the scatter."""
         target = self._target
-        if rows is None:
-            rows = measure(
-                self._image, layer_array(target), tuple(target.scale), self._channel_axis
-            )
-        self._rows, self._pcs = rows, None
+        rows = self._model.remeasure(layer_array(target), tuple(target.scale), rows)
         self.table.fill(rows)
         columns = list(rows[0]) if rows else []
-        choices = axis_choices(columns, with_pcs=self._image is not None)
+        choices = axis_choices(columns, with_pcs=self._model.image is not None)
         x, y = self._x.value, self._y.value
         if choices != self._axis_choices:  # a new kind of table: the default axes
             n_channels = sum(1 for c in columns if c.startswith("mean"))
@@ -297,25 +272,17 @@ class InspectWidget(Container):
     def _draw_scatter(self, *_) -> None:
         if self._target is None:
             return
-        ids = [row["label"] for row in self._rows]
+        ids = [row["label"] for row in self._model.rows]
         x_name, y_name = self._x.value, self._y.value
         xs, ys = self._column(x_name), self._column(y_name)
         colours = label_colours(self._target, ids)
         self.scatter.draw(ids, xs, ys, colours, x_name, y_name, self.table.selected_labels())
 
     def _column(self, name: str) -> list[float]:
-        if name in (PC1, PC2):
-            if self._image is None:
-                return [np.nan] * len(self._rows)
-            if self._pcs is None:
-                labels = layer_array(self._target)
-                try:
-                    self._pcs = pixel_feature_pcs(self._image, labels, self._channel_axis)
-                except ValueError as error:  # e.g. a constant image: nothing to project
-                    self._status.value = f"No principal components: {error}"
-                    return [np.nan] * len(self._rows)
-            return [self._pcs[row["label"]][name == PC2] for row in self._rows]
-        return [float(row.get(name, np.nan)) for row in self._rows]
+        values, trouble = self._model.column(name, layer_array(self._target))
+        if trouble:
+            self._status.value = trouble
+        return values
 
     def _on_rows_selected(self, ids: list[int]) -> None:
         """Highlight the selection: the viewer shows the last selected label alone."""
@@ -337,18 +304,10 @@ class InspectWidget(Container):
 
     def _go_to(self, label: int) -> None:
         """Move the sliders of the axes not shown to the middle of the label's box."""
-        row = next(r for r in self._rows if r["label"] == label)
-        target, dims = self._target, self._viewer.dims
+        row = next(r for r in self._model.rows if r["label"] == label)
         lows = [v for k, v in row.items() if k.startswith("bbox_min_")]
         highs = [v for k, v in row.items() if k.startswith("bbox_max_")]
-        centre = (np.asarray(lows) + np.asarray(highs) - 1) / 2
-        world = np.asarray(target.data_to_world(centre), dtype=float)
-        offset = dims.ndim - world.size
-        for axis, value in enumerate(world):
-            if axis + offset not in dims.displayed:
-                dims.set_point(axis + offset, value)
-        displayed = [axis - offset for axis in dims.displayed if axis >= offset]
-        _camera(self._viewer).center = tuple(world[displayed])
+        look_at(self._viewer, self._target, (np.asarray(lows) + np.asarray(highs) - 1) / 2)
 
     def _on_viewer_label(self, *_) -> None:
         """The label picked in the viewer (picker tool, click) selects its row."""
@@ -385,19 +344,11 @@ class InspectWidget(Container):
         """The typical object radius: the box's value, the run's, or measured once."""
         if self._radius_box.value > 0:
             return float(self._radius_box.value)
-        recorded = self._target.metadata.get("object_radius")
-        if self._radius is None and isinstance(recorded, int | float):
-            self._radius = float(recorded)
-        if self._radius is None:
-            from .._preprocess import prepare_image
-            from ..objects import intensity_of, object_radius
-
-            image = self._image if self._image is not None else layer_array(self._target) > 0
-            axis = self._channel_axis
-            features = prepare_image(np.asarray(image, dtype=np.float32), axis).features
-            self._radius = object_radius(intensity_of(features), tuple(self._target.scale))
-        self._radius_box.value = round(self._radius, 3)
-        return self._radius
+        target = self._target
+        recorded = target.metadata.get("object_radius")
+        radius = self._model.object_radius(layer_array(target), tuple(target.scale), recorded)
+        self._radius_box.value = round(radius, 3)
+        return radius
 
     def _ask_path(self, kind: str) -> None:
         if self._target is None:
