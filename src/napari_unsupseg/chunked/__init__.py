@@ -45,12 +45,13 @@ def lazy_classes(
     output: str = "auto",
     threads: int = 1,
     chunk: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     **params,
 ):
     """(lazy classes, output kind, the image's spatial shape): train now on a copy
     drawn from the dask ``image``. ``chunk``: the chunks' side in pixels (None: the
-    image's own chunks); ``workers``: chunks computed at once, for the memory check."""
+    image's own chunks); ``workers``: chunks computed at once, for the memory check
+    (None: the threads of Dask's default scheduler, which computes the lazy result)."""
     from .._checks import check_seed
     from .._guard import MEMORY_ADVICE
     from .._memory import check_fits
