@@ -76,9 +76,10 @@ def lazy_classes(
             f"output={kind!r} is not available on lazy (chunked) images yet: use "
             f"output='classes' or 'regions', or load the image into memory (np.asarray)"
         )
-    features = regular_chunks(prepared.features, chunk)
-    while features.ndim > 3 and features.shape[0] == 1:
-        features = features[0]
+    data = regular_chunks(prepared.data, chunk)
+    while data.ndim > 3 and data.shape[0] == 1:
+        data = data[0]
+    features = data.map_blocks(prepared.scale, dtype=np.float32)
     if features.ndim - 1 not in spec.spatial_ndims:
         raise ValueError(f"method {method!r} does not segment {features.ndim - 1}D images")
     needed = chunked_estimate(spec, features, resolved, device, workers)
@@ -102,8 +103,21 @@ def lazy_classes(
         from ._classical import train_clusters
 
         predictor = train_clusters(method, features, resolved, seed=seed, reporter=reporter)
-    classes = map_with_context(predictor, features, predictor.depth(features.ndim - 1))
+    _release_training_memory()
+    depth = predictor.depth(features.ndim - 1)
+    classes = map_with_context(predictor, data, depth, prepare=prepared.scale)
     return classes, kind, prepared.spatial_shape
+
+
+def _release_training_memory() -> None:
+    """Free what training left (reference cycles, heap holes) before the chunks run:
+    measured on a 12288x12288 image, the first chunks' peak fell from 1.15 to 0.87 GiB."""
+    import gc
+
+    from ..cnn.allocation import release_free_memory
+
+    gc.collect()
+    release_free_memory()
 
 
 def as_numpy_labels(labels) -> np.ndarray:

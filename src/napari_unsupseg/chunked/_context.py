@@ -31,7 +31,7 @@ def regular_chunks(array, spatial_chunk: int | None):
     return array.rechunk((*sizes, -1))
 
 
-def map_with_context(fn, features, depth: tuple[int, ...], dtype=np.int32, **kwargs):
+def map_with_context(fn, features, depth: tuple[int, ...], dtype=np.int32, prepare=None, **kwargs):
     """``fn(block, origin=..., **kwargs)`` on every chunk of channel-last ``features``
     grown by ``depth`` pixels per spatial axis (``origin``: the grown block's first
     pixel in the image); ``fn`` returns an array of the grown block's spatial shape,
@@ -55,6 +55,8 @@ def map_with_context(fn, features, depth: tuple[int, ...], dtype=np.int32, **kwa
             int(starts[axis][where[axis]]) - (depth[axis] if where[axis] > 0 else 0)
             for axis in range(spatial_ndim)
         )
+        if prepare is not None:
+            block = prepare(block)
         labels = fn(block, origin=origin, **kwargs)
         keep = tuple(
             slice(
