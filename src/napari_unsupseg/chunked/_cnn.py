@@ -88,9 +88,15 @@ class ChunkPredictor:
 
         return halo(self.net)
 
+    @property
+    def _cleanup_across_planes(self) -> bool:
+        return self.cleanup is not None and self.cleanup.kind != "graph"
+
     def depth(self, spatial_ndim: int) -> tuple[int, ...]:
         context = self.halo + (CLEANUP_CONTEXT if self.cleanup is not None else 0)
-        first = 0 if self.per_plane else context
+        # graph superpixels are cut plane by plane: across planes only the network's
+        across = self.halo + (CLEANUP_CONTEXT if self._cleanup_across_planes else 0)
+        first = 0 if self.per_plane else across
         return (first,) * (spatial_ndim - 2) + (context, context)
 
     def __call__(self, block: np.ndarray, origin=None) -> np.ndarray:

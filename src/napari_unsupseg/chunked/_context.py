@@ -44,6 +44,8 @@ def map_with_context(fn, features, depth: tuple[int, ...], dtype=np.int32, prepa
     features = features.rechunk(
         tuple(_at_least(c, d) for c, d in zip(features.chunks, depth, strict=True))
     )
+    # an axis in one chunk needs no context (and dask refuses a depth beyond its size)
+    depth = tuple(0 if len(c) == 1 else d for c, d in zip(features.chunks, depth, strict=True))
     grown = da.overlap.overlap(features, depth=dict(enumerate(depth)), boundary="none")
     out_chunks = features.chunks[:spatial_ndim]
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in out_chunks]
