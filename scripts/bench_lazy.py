@@ -1,9 +1,10 @@
 """Benchmark of images bigger than memory: a big RGB image stored as Zarr, segmented by
 ``unsupseg segment`` chunk by chunk (docs/big-images.md), on local threads and on a
 local Dask cluster. Reports wall time, CPU time (what a busy shared machine does not
-distort) and the peak resident memory of the largest process (the command, or a
-cluster worker), each run in a fresh subprocess: run one mode per invocation, since
-the figures of a process's children add up.
+distort), the machine's load average before and after (others' work slows the wall
+time) and the peak resident memory of the largest process (the command, or a cluster
+worker), each run in a fresh subprocess: run one mode per invocation, since the
+figures of a process's children add up.
 
     nice python scripts/bench_lazy.py --size 12288 --workdir /tmp/bench-lazy
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,9 +56,11 @@ def run(image: Path, out: Path, method: str, chunk: int, extra: list[str]) -> di
         sys.executable, "-m", "napari_unsupseg.cli", "segment", str(image), "-m", method,
         "-o", str(out), "--chunk", str(chunk), "-q", *extra,
     ]  # fmt: skip
+    load_before = os.getloadavg()[0]
     clock = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - clock
+    load_after = os.getloadavg()[0]
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -65,6 +69,10 @@ def run(image: Path, out: Path, method: str, chunk: int, extra: list[str]) -> di
         "seconds": round(seconds, 1),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # on a busy machine
         "peak_rss": usage.ru_maxrss * 1024,
+        "peak_gib": round(usage.ru_maxrss / 1024**2, 2),
+        "load_average": [round(load_before, 1), round(load_after, 1)],
+        "cores": os.cpu_count(),
+        "output": done.stdout.strip().splitlines()[-1:],
     }
 
 

@@ -156,3 +156,37 @@ def test_memory_check_counts_chunks_not_the_whole_image(monkeypatch):
     assert chunked_estimate(spec, features, params, "cpu", workers=4) > 3 * one
     with pytest.raises(InsufficientMemoryError, match="fewer workers"):
         segment(huge, "cnn", output="classes", workers=1000, device="cpu")
+
+
+def test_without_workers_the_memory_check_counts_dasks_threads():
+    """A lazy result handed to the caller is computed by Dask's default scheduler, as
+    many chunks at once as it has threads."""
+    import dask
+
+    from napari_unsupseg._registry import get_method
+    from napari_unsupseg.chunked._memory import chunked_estimate, parallel_chunks
+    from napari_unsupseg.chunked._prepare import prepare_lazy
+
+    features = prepare_lazy(
+        da.zeros((4096, 4096, 3), dtype=np.uint8, chunks=(1024, 1024, 3))
+    ).features
+    spec = get_method("cnn")
+    params = spec.resolve({})
+    with dask.config.set(num_workers=3):
+        assert parallel_chunks(None) == 3
+        assert chunked_estimate(spec, features, params, "cpu", workers=None) == (
+            chunked_estimate(spec, features, params, "cpu", workers=3)
+        )
+    assert parallel_chunks(2) == 2
+
+
+def test_a_strided_cleanup_is_estimated_smaller():
+    """The cleanup's graph of a 1024-pixel chunk of a 12288x12288 image is cut at
+    stride 6 (chunked/_cleanup.py), so the chunk is estimated at a fraction."""
+    from napari_unsupseg.chunked._memory import cnn_chunk_bytes
+
+    params = {"refinement": "graph"}
+    full = cnn_chunk_bytes((1184, 1184), 3, params)
+    strided = cnn_chunk_bytes((1184, 1184), 3, params, image_plane=(12288, 12288))
+    assert strided < full / 3
+    assert strided < 256 * 1024**2

@@ -60,3 +60,41 @@ def test_cancel_on_a_big_lazy_layer_adds_nothing(qtbot, viewer_widget):
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.is_running, timeout=60_000)
     assert [layer.name for layer in viewer.layers] == ["scan"]
+
+
+def test_the_temporary_zarr_goes_with_the_layer(qtbot, viewer_widget, tmp_path, monkeypatch):
+    import gc
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    viewer, widget = viewer_widget
+    viewer.add_image(da.from_array(scene(128), chunks=(64, 64, 3)), name="scan", rgb=True)
+    configure(widget, "kmeans")
+    run_to_end(qtbot, widget)
+    (folder,) = tmp_path.glob("unsupseg-*")
+    assert (folder / "labels.zarr").is_dir()
+    viewer.layers.remove("scan kmeans")
+    gc.collect()
+    qtbot.waitUntil(lambda: not folder.exists(), timeout=10_000)
+
+
+def test_cancel_while_writing_removes_the_temporary_zarr(tmp_path, monkeypatch):
+    import tempfile
+    from types import SimpleNamespace
+
+    from napari_unsupseg._progress import SegmentationCancelled
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    job = SimpleNamespace(
+        image=da.from_array(scene(128), chunks=(32, 32, 3)), method="kmeans", output={},
+        channel_axis=None, seed=0, threads=1, params={},
+    )  # fmt: skip
+    stages = []
+
+    def progress(event):
+        stages.append(event.stage)
+
+    with pytest.raises(SegmentationCancelled):
+        _lazy.run_chunked(job, progress, lambda: "chunks" in stages, "cpu")
+    assert "chunks" in stages  # cancelled while writing, after the folder was made
+    assert not list(tmp_path.iterdir())

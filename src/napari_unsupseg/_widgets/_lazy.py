@@ -1,12 +1,15 @@
 """The widget on dask-backed layers too big to load: the whole array is segmented
 chunk by chunk (:mod:`napari_unsupseg.chunked`) into a Zarr store in a temporary
 folder, shown as a Labels layer backed by it; the current plane of such a layer is
-small and is segmented at once, as before."""
+small and is segmented at once, as before. The folder goes when nothing reads it any
+more (the layer removed, the viewer closed) or at exit, and at once on Cancel."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +48,25 @@ def run_chunked(job, progress, should_stop, device: str):
     classes, kind, shape = lazy_classes(
         job.image, job.method, channel_axis=job.channel_axis, seed=job.seed, device=device,
         progress=progress, should_stop=should_stop, output=output, threads=job.threads,
-        **job.params,
+        workers=1, **job.params,
     )  # fmt: skip
-    folder = Path(tempfile.mkdtemp(prefix="unsupseg-")) / "labels.zarr"
-    stored = write_segmentation(classes, folder, kind, reporter=Reporter(progress, should_stop))
+    folder = Path(tempfile.mkdtemp(prefix="unsupseg-"))
+    try:
+        stored = write_segmentation(
+            classes, folder / "labels.zarr", kind, reporter=Reporter(progress, should_stop)
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    remove_with(stored, folder)
     labels = da.from_zarr(stored).reshape(shape)
     return Segmentation(labels, labels, OutputPlan(kind)), time.perf_counter() - start
+
+
+def remove_with(stored, folder: Path) -> None:
+    """Delete ``folder`` once the Zarr array ``stored`` is gone (every lazy array read
+    from it holds it, so: once no layer shows it) or at exit, whichever comes first."""
+    weakref.finalize(stored, shutil.rmtree, str(folder), True)
 
 
 def label_count(labels) -> int:

@@ -26,7 +26,7 @@ class ClusterPredictor:
     def depth(self, spatial_ndim: int) -> tuple[int, ...]:
         return (0,) * spatial_ndim
 
-    def __call__(self, block: np.ndarray) -> np.ndarray:
+    def __call__(self, block: np.ndarray, origin=None) -> np.ndarray:
         from .._threads import pinned_threads
 
         points = block.reshape(-1, block.shape[-1])

@@ -11,8 +11,9 @@ copy, so a class has one id in every chunk.
 
 The final cleanup by graph superpixels (Felzenszwalb & Huttenlocher 2004, "Efficient
 Graph-Based Image Segmentation") runs per chunk, on the chunk grown by
-:data:`CLEANUP_CONTEXT` pixels; it is the one step whose result can differ from the
-whole image's (docs/big-images.md says where and by how much).
+:data:`CLEANUP_CONTEXT` pixels, from a strided copy on big images
+(:mod:`._cleanup`); it is the one step whose result can differ from the whole
+image's (docs/big-images.md says where and by how much).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cnn.allocation import release_free_memory
-from ..cnn.engine import auto_min_labels, clean_by_superpixels, evenly_spaced, fit, superpixel_spec
+from ..cnn.engine import auto_min_labels, evenly_spaced, fit, superpixel_spec
 from ..cnn.infer import downscaled_shape, map_tiles, resize_planes
 from ..cnn.methods import FIXED
 from ..cnn.train import TrainConfig
+from ._cleanup import clean_chunk, cleanup_stride
 
 #: pixels of context the per-chunk superpixel cleanup sees beyond its chunk
 CLEANUP_CONTEXT = 64
@@ -78,6 +80,7 @@ class ChunkPredictor:
     threads: int
     centroids: object = None  # cnn+kmeans: k-means centres of the hidden features
     cleanup: object = None  # Superpixels of the final cleanup, or None
+    cleanup_stride: int = 1  # of the cleanup's graph superpixels (._cleanup)
 
     @property
     def halo(self) -> int:
@@ -85,12 +88,20 @@ class ChunkPredictor:
 
         return halo(self.net)
 
+    @property
+    def _cleanup_across_planes(self) -> bool:
+        return self.cleanup is not None and self.cleanup.kind != "graph"
+
     def depth(self, spatial_ndim: int) -> tuple[int, ...]:
         context = self.halo + (CLEANUP_CONTEXT if self.cleanup is not None else 0)
-        first = 0 if self.per_plane else context
+        # graph superpixels are cut plane by plane: across planes only the network's
+        across = self.halo + (CLEANUP_CONTEXT if self._cleanup_across_planes else 0)
+        first = 0 if self.per_plane else across
         return (first,) * (spatial_ndim - 2) + (context, context)
 
-    def __call__(self, block: np.ndarray) -> np.ndarray:
+    def __call__(self, block: np.ndarray, origin=None) -> np.ndarray:
+        """Classes of the grown ``block``, whose first pixel is at ``origin`` in the
+        image (the cleanup's stride grid is the image's)."""
         from .._device import resolve_device
         from .._threads import pinned_threads
 
@@ -99,7 +110,8 @@ class ChunkPredictor:
             samples = block if self.per_plane else block[None]
             raw = np.stack([self._predict(sample, device) for sample in samples])
             if self.cleanup is not None:
-                raw = clean_by_superpixels(raw, samples, self.cleanup)
+                corner = tuple(origin[-2:]) if origin is not None else (0, 0)
+                raw = clean_chunk(raw, samples, self.cleanup, self.cleanup_stride, corner)
         labels = self.class_ids[raw.reshape(block.shape[:-1])]
         del raw
         release_free_memory()
@@ -192,6 +204,9 @@ def train_predictor(features, params: dict, *, seed, device, threads, reporter) 
     predictor.class_ids = ids_by_frequency(copy_labels, n_classes)
     if params.get("refine_output") and superpixels is not None:
         predictor.cleanup = superpixels
+        grown = [max(features.chunks[a]) + 2 * predictor.depth(len(spatial))[a] for a in (-2, -1)]
+        grown = [min(g, n) for g, n in zip(grown, spatial[-2:], strict=True)]
+        predictor.cleanup_stride = cleanup_stride(spatial[-2:], grown)
     return predictor
 
 

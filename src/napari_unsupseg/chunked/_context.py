@@ -31,10 +31,11 @@ def regular_chunks(array, spatial_chunk: int | None):
     return array.rechunk((*sizes, -1))
 
 
-def map_with_context(fn, features, depth: tuple[int, ...], dtype=np.int32, **kwargs):
-    """``fn(block, **kwargs)`` on every chunk of channel-last ``features`` grown by
-    ``depth`` pixels per spatial axis; ``fn`` returns an array of the grown block's
-    spatial shape, of which the chunk's own part is kept. Returns a lazy array of the
+def map_with_context(fn, features, depth: tuple[int, ...], dtype=np.int32, prepare=None, **kwargs):
+    """``fn(block, origin=..., **kwargs)`` on every chunk of channel-last ``features``
+    grown by ``depth`` pixels per spatial axis (``origin``: the grown block's first
+    pixel in the image); ``fn`` returns an array of the grown block's spatial shape,
+    of which the chunk's own part is kept. Returns a lazy array of the
     spatial shape, chunked like ``features``."""
     import dask.array as da
 
@@ -43,13 +44,22 @@ def map_with_context(fn, features, depth: tuple[int, ...], dtype=np.int32, **kwa
     features = features.rechunk(
         tuple(_at_least(c, d) for c, d in zip(features.chunks, depth, strict=True))
     )
+    # an axis in one chunk needs no context (and dask refuses a depth beyond its size)
+    depth = tuple(0 if len(c) == 1 else d for c, d in zip(features.chunks, depth, strict=True))
     grown = da.overlap.overlap(features, depth=dict(enumerate(depth)), boundary="none")
     out_chunks = features.chunks[:spatial_ndim]
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in out_chunks]
 
     def run(block, block_info=None):
         info = block_info[0]
         where, count = info["chunk-location"], info["num-chunks"]
-        labels = fn(block, **kwargs)
+        origin = tuple(
+            int(starts[axis][where[axis]]) - (depth[axis] if where[axis] > 0 else 0)
+            for axis in range(spatial_ndim)
+        )
+        if prepare is not None:
+            block = prepare(block)
+        labels = fn(block, origin=origin, **kwargs)
         keep = tuple(
             slice(
                 depth[axis] if where[axis] > 0 else 0,

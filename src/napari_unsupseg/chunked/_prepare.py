@@ -9,6 +9,7 @@ with the very arithmetic of the in-memory path so that both give the same number
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -32,6 +33,8 @@ class LazyFeatures:
     spatial_shape: tuple[int, ...]
     channel_axis: int | None
     is_rgb: bool
+    data: object = None  # the image channel-last, before normalisation (dask)
+    scale: object = None  # data block -> features block (elementwise)
 
 
 def is_lazy(image) -> bool:
@@ -96,8 +99,9 @@ def prepare_lazy(image, channel_axis: int | None = None, normalize: str = "auto"
         )
     data = data.rechunk({data.ndim - 1: -1})
     low, high = _levels(data, original_dtype, normalize)
-    features = data.map_blocks(_scale, low, high, dtype=np.float32)
-    return LazyFeatures(features, spatial_shape, channel_axis, is_rgb)
+    scale = partial(_scale, low=low, high=high)
+    features = data.map_blocks(scale, dtype=np.float32)
+    return LazyFeatures(features, spatial_shape, channel_axis, is_rgb, data, scale)
 
 
 def _levels(data, dtype, mode: str):
