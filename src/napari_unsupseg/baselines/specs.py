@@ -7,10 +7,11 @@ method's page (docs/methods/).
 
 from __future__ import annotations
 
-from .._registry import MethodSpec, Param
-
-_ENTRY = "napari_unsupseg.baselines.runner"
-_MEMORY = "napari_unsupseg.baselines.memory"
+from .._spec import MethodSpec, Param
+from ..cnn.specs import compactness, graph_scale, n_superpixels
+from . import dic, iic, wnet
+from .memory_estimate import dic_estimate, iic_estimate, wnet_estimate
+from .runner import make_entry
 
 
 def _max_iter(default):
@@ -54,22 +55,26 @@ TRAIN_PLANES = Param(
 )
 
 
-def _spec(name, description, params, paper):
+def _spec(module, estimate, description, params, paper, **fixed):
+    run, series = make_entry(module)
     return MethodSpec(
-        name=name,
+        name=run.__name__,
         description=description,
-        entry_point=f"{_ENTRY}:{name}",
+        run=run,
+        estimate=estimate,
         params=(*params, TRAIN_PLANES),
+        fixed=fixed,
+        series=series,
         uses_torch=True,
         iterative=True,
         paper=paper,
         spatial_ndims=(2, 3),
-        memory_estimate=f"{_MEMORY}:{name}",
     )
 
 
 IIC = _spec(
-    "iic",
+    iic,
+    iic_estimate,
     "Invariant Information Clustering: a network trained on the image to maximise the "
     "mutual information between the classes of neighbouring pixels in the image and "
     "in a jittered, flipped copy.",
@@ -123,10 +128,12 @@ IIC = _spec(
         _train_size(10_000),
     ),
     "Ji, Henriques & Vedaldi, ICCV 2019",
+    min_labels=0,  # no label-count stop: IIC trains its iterations
 )
 
 WNET = _spec(
-    "wnet",
+    wnet,
+    wnet_estimate,
     "W-Net: two U-Nets trained on the image as an autoencoder, alternately on a soft "
     "normalised cut of the encoder's classes and on the reconstruction error; then a "
     "CRF and hierarchical merging of the regions.",
@@ -181,10 +188,12 @@ WNET = _spec(
         _train_size(20_000),
     ),
     "Xia & Kulis, arXiv 2017",
+    min_labels=0,  # no label-count stop: W-Net trains its iterations
 )
 
 DIC = _spec(
-    "dic",
+    dic,
+    dic_estimate,
     "Deep Image Clustering: a feature transformation U-Net and a clustering subnetwork "
     "(EM over learnt cluster centres) trained on the image against its own labels "
     "refined by superpixels.",
@@ -215,31 +224,9 @@ DIC = _spec(
             "(Felzenszwalb) or slic.",
             choices=("graph", "slic"),
         ),
-        Param(
-            "graph_scale",
-            100.0,
-            "float",
-            "Graph superpixels: Felzenszwalb's scale; higher gives larger superpixels.",
-            min=1.0,
-            max=1e5,
-            relevant_when=("superpixels", ("graph",)),
-        ),
-        Param(
-            "n_superpixels",
-            1000,
-            "int",
-            "SLIC superpixels (per full-size image).",
-            min=1,
-            relevant_when=("superpixels", ("slic",)),
-        ),
-        Param(
-            "compactness",
-            10.0,
-            "float",
-            "SLIC compactness: colour vs space.",
-            min=1e-3,
-            relevant_when=("superpixels", ("slic",)),
-        ),
+        graph_scale(relevant_when=("superpixels", ("graph",))),
+        n_superpixels(1000, relevant_when=("superpixels", ("slic",))),
+        compactness(10.0, relevant_when=("superpixels", ("slic",))),
         Param(
             "min_labels",
             3,

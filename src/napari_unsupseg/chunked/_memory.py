@@ -22,7 +22,7 @@ def chunked_estimate(spec, features, params: dict, device, workers: int = 1) -> 
     chunk = tuple(int(c) + 2 * _CONTEXT for c in features.chunksize[:-1])
     chunk = tuple(min(c, n) for c, n in zip(chunk, features.shape[:-1], strict=True))
     if spec.uses_torch:
-        copy = downscaled_shape(tuple(features.shape[:-1]), int(params.get("train_size", 0)))
+        copy = downscaled_shape(tuple(features.shape[:-1]), int(params["train_size"]))
         training = spec.estimate_memory(copy, n_channels, params, device)
         per_chunk = cnn_chunk_bytes(chunk, n_channels, params)
     else:
@@ -39,6 +39,6 @@ def cnn_chunk_bytes(chunk, n_channels: int, params: dict) -> int:
 
     pixels = int(np.prod(chunk))
     total = pixels * (2 * 4 * n_channels + 3 * 4) + 4 * 4 * CHUNK_TILE_VALUES
-    if params.get("refinement", "none") != "none":
+    if params["refinement"] != "none":
         total += pixels * CLEANUP_BYTES_PER_PIXEL
     return total
