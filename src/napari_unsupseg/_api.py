@@ -102,26 +102,18 @@ def segment(
     call = _Call(**locals())  # the arguments, as given or defaulted, before anything else
     from .chunked import is_lazy, segment_lazy
 
+    shared = {name: getattr(call, name) for name in _SHARED}
     if is_lazy(image):
-        return segment_lazy(
-            image, method, channel_axis=channel_axis, seed=seed, device=device,
-            progress=progress, should_stop=should_stop, normalize=normalize, output=output,
-            threads=threads, **params,
-        )  # fmt: skip
+        return segment_lazy(image, method, **shared, output=output, threads=threads, **params)
     spec = get_method(method)
     if spec.guided:  # prepares its source and target alike; keeps the ids
         with pinned_threads(check_threads(threads), uses_torch=True):
-            return spec.run(
-                image,
-                channel_axis=channel_axis,
-                seed=seed,
-                device=device,
-                progress=progress,
-                should_stop=should_stop,
-                normalize=normalize,
-                **params,
-            )
+            return spec.run(image, **shared, **params)
     return _segmentation(call).labels
+
+
+#: segment()'s keywords that the lazy path and the guided methods take too
+_SHARED = ("channel_axis", "seed", "device", "progress", "should_stop", "normalize")
 
 
 def run_segmentation(image, method: str = "cnn", **keywords) -> Segmentation:
@@ -270,15 +262,11 @@ def _prepare(call: _Call, image, spatial_ndims, refusal: str) -> _Prepared:
     features = squeeze_spatial(prepared.features)
     if features.ndim - 1 not in spatial_ndims:
         raise ValueError(refusal.format(ndim=features.ndim - 1, shape=prepared.spatial_shape))
+    objects = {k: getattr(call, k) for k in ("spacing", "object_diameter", "background_classes")}
     plan, features = plan_output(
-        call.output,
-        features,
-        is_rgb=prepared.is_rgb,
-        spacing=call.spacing,
-        object_diameter=call.object_diameter,
-        background_classes=call.background_classes,
-        spatial_shape=prepared.spatial_shape,
-    )
+        call.output, features, is_rgb=prepared.is_rgb, spatial_shape=prepared.spatial_shape,
+        **objects,
+    )  # fmt: skip
     return _Prepared(features, prepared.spatial_shape, plan)
 
 

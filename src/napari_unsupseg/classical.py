@@ -204,13 +204,7 @@ _COVARIANCE = Param(
 
 def _spec(name, run, estimate, description, params, paper):
     return MethodSpec(
-        name=name,
-        description=description,
-        run=run,
-        estimate=estimate,
-        params=params,
-        paper=paper,
-        spatial_ndims=(2, 3, 4),
+        name, description, run, estimate, params, paper=paper, spatial_ndims=(2, 3, 4)
     )
 
 

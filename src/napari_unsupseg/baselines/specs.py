@@ -8,7 +8,7 @@ method's page (docs/methods/).
 from __future__ import annotations
 
 from .._spec import MethodSpec, Param
-from ..cnn.specs import compactness, graph_scale, n_superpixels
+from ..cnn.specs import graph_scale, slic
 from . import dic, iic, wnet
 from .memory_estimate import dic_estimate, iic_estimate, wnet_estimate
 from .runner import make_entry
@@ -55,8 +55,11 @@ TRAIN_PLANES = Param(
 )
 
 
-def _spec(module, estimate, description, params, paper, **fixed):
+def _spec(module, estimate, description, params, paper, training, **fixed):
+    """A baseline; ``training``: (max_iter, learning rate, optimizer, train_size)."""
     run, series = make_entry(module)
+    max_iter, lr, optimizer, train_size = training
+    params = (*params, _max_iter(max_iter), _lr(lr, optimizer), _train_size(train_size))
     return MethodSpec(
         name=run.__name__,
         description=description,
@@ -123,11 +126,9 @@ IIC = _spec(
             max=6,
         ),
         _width(32, 64),
-        _max_iter(40),
-        _lr(0.005, "Adam"),
-        _train_size(10_000),
     ),
     "Ji, Henriques & Vedaldi, ICCV 2019",
+    (40, 0.005, "Adam", 10_000),
     min_labels=0,  # no label-count stop: IIC trains its iterations
 )
 
@@ -183,11 +184,9 @@ WNET = _spec(
             min=0.0,
             max=1000.0,
         ),
-        _max_iter(50),
-        _lr(0.01, "Adam"),
-        _train_size(20_000),
     ),
     "Xia & Kulis, arXiv 2017",
+    (50, 0.01, "Adam", 20_000),
     min_labels=0,  # no label-count stop: W-Net trains its iterations
 )
 
@@ -225,8 +224,7 @@ DIC = _spec(
             choices=("graph", "slic"),
         ),
         graph_scale(relevant_when=("superpixels", ("graph",))),
-        n_superpixels(1000, relevant_when=("superpixels", ("slic",))),
-        compactness(10.0, relevant_when=("superpixels", ("slic",))),
+        *slic(1000, 10.0, relevant_when=("superpixels", ("slic",))),
         Param(
             "min_labels",
             3,
@@ -235,11 +233,9 @@ DIC = _spec(
             min=0,
             max=1024,
         ),
-        _max_iter(10),
-        _lr(0.05, "SGD (momentum 0.9)"),
-        _train_size(20_000),
     ),
     "Zhou & Wei, IEEE Access 2020",
+    (10, 0.05, "SGD (momentum 0.9)", 20_000),
 )
 
 METHODS = (IIC, WNET, DIC)

@@ -163,18 +163,7 @@ def run_cnn(
     def preview(target, batch):
         return _preview(target, layout.train_index, n_samples, full_spatial)
 
-    config = TrainConfig(
-        max_iter=max_iter,
-        min_labels=int(min_labels),
-        patience=patience,
-        lr=lr,
-        momentum=momentum,
-        similarity_weight=similarity_weight,
-        weighting=weighting,
-        continuity_weight=continuity_weight,
-        p=p,
-        scribble_weight=scribble_weight,
-    )
+    config = TrainConfig.of(locals(), min_labels)  # the training settings among the above
     net, result = fit(
         x,
         config,

@@ -72,16 +72,18 @@ def _train_size(default):
 
 LR = Param("lr", 0.1, "float", "SGD learning rate.", min=1e-6, max=10.0)
 MOMENTUM = Param("momentum", 0.9, "float", "SGD momentum.", min=0.0, max=0.999)
-SIMILARITY = Param(
-    "similarity_weight", 1.0, "float", "Weight of the feature-similarity loss.", min=0.0, max=100.0
-)
-CONTINUITY = Param(
+
+
+def _weight(name, default, help, max=100.0, relevant_when=None):
+    """A loss or cost weight, 0 or more."""
+    return Param(name, default, "float", help, min=0.0, max=max, relevant_when=relevant_when)
+
+
+SIMILARITY = _weight("similarity_weight", 1.0, "Weight of the feature-similarity loss.")
+CONTINUITY = _weight(
     "continuity_weight",
     1.0,
-    "float",
     "Weight of the spatial-continuity loss.",
-    min=0.0,
-    max=100.0,
     relevant_when=("weighting", ("fixed",)),
 )
 STACK_MODE = Param(
@@ -101,9 +103,7 @@ TRAIN_PLANES = Param(
     relevant_when=("stack_mode", ("reference",)),
 )
 SCRIBBLES = Param("scribbles", None, "array", "Label image of user scribbles (0: none).")
-SCRIBBLE_WEIGHT = Param(
-    "scribble_weight", 0.5, "float", "Weight of the scribble loss.", min=0.0, max=100.0
-)
+SCRIBBLE_WEIGHT = _weight("scribble_weight", 0.5, "Weight of the scribble loss.")
 WEIGHTING = Param(
     "weighting",
     "fsf",
@@ -180,40 +180,27 @@ MERGE_THRESHOLD = Param(
     special=("auto",),
     relevant_when=("refinement", ("graph",)),
 )
-MERGE_LABEL_WEIGHT = Param(
+MERGE_LABEL_WEIGHT = _weight(
     "merge_label_weight",
     25.0,
-    "float",
     "Final cleanup: cost of two superpixels labelled wholly apart by the network.",
-    min=0.0,
     max=1e4,
     relevant_when=("refinement", ("graph",)),
 )
 
 
-def n_superpixels(default=10000, relevant_when=("refinement", ("slic",))):
-    return Param(
-        "n_superpixels",
-        default,
-        "int",
-        "SLIC superpixels (per full-size image).",
-        min=1,
-        relevant_when=relevant_when,
-    )
+def slic(n_superpixels=10000, compactness=100.0, relevant_when=("refinement", ("slic",))):
+    """SLIC's two parameters (Kanezaki's superpixels)."""
+    return (
+        Param("n_superpixels", n_superpixels, "int", "SLIC superpixels (per full-size image).",
+              min=1, relevant_when=relevant_when),
+        Param("compactness", compactness, "float", "SLIC compactness: colour vs space.",
+              min=1e-3, relevant_when=relevant_when),
+    )  # fmt: skip
 
 
-def compactness(default=100.0, relevant_when=("refinement", ("slic",))):
-    return Param(
-        "compactness",
-        default,
-        "float",
-        "SLIC compactness: colour vs space.",
-        min=1e-3,
-        relevant_when=relevant_when,
-    )
-
-
-_CNN_PARAMS = (
+#: the recommended training (cnn, and cnn+kmeans before its k-means)
+_RECOMMENDED_TRAINING = (
     *_common(**_RECOMMENDED),
     SIMILARITY,
     WEIGHTING,
@@ -221,10 +208,12 @@ _CNN_PARAMS = (
     _p(),
     REFINEMENT,
     graph_scale(),
+)
+_CNN_PARAMS = (
+    *_RECOMMENDED_TRAINING,
     MERGE_THRESHOLD,
     MERGE_LABEL_WEIGHT,
-    n_superpixels(),
-    compactness(),
+    *slic(),
     SCRIBBLES,
     SCRIBBLE_WEIGHT,
 )
@@ -274,8 +263,7 @@ METHODS = (
         "Self-training CNN with SLIC superpixel refinement (Kanezaki 2018).",
         (
             *_common(),
-            n_superpixels(),
-            compactness(),
+            *slic(),
         ),
         "Kanezaki, ICASSP 2018",
         # cross-entropy against SLIC-refined labels, nothing else
@@ -315,15 +303,8 @@ METHODS = (
         "hidden per-pixel features, the map its 1x1 classifier reads; each graph "
         "superpixel then takes its most frequent class.",
         (
-            *_common(**_RECOMMENDED),
-            SIMILARITY,
-            WEIGHTING,
-            CONTINUITY,
-            _p(),
-            REFINEMENT,
-            graph_scale(),
-            n_superpixels(),
-            compactness(),
+            *_RECOMMENDED_TRAINING,
+            *slic(),
             Param("n_clusters", 6, "int", "Classes k-means makes of the features.", min=1, max=256),
             Param(
                 "max_samples",
