@@ -194,12 +194,9 @@ def _reg_covar(default: float) -> Param:
 
 
 _COVARIANCE = Param(
-    "covariance_type",
-    "full",
-    "str",
-    "Shape of each Gaussian: full, tied, diag or spherical.",
+    "covariance_type", "full", "str", "Shape of each Gaussian: full, tied, diag or spherical.",
     choices=("full", "tied", "diag", "spherical"),
-)
+)  # fmt: skip
 
 
 def _spec(name, run, estimate, description, params, paper):

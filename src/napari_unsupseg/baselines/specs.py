@@ -55,6 +55,16 @@ TRAIN_PLANES = Param(
 )
 
 
+_OVERCLUSTER = Param(
+    "overcluster", 3, "int",
+    "Overclustering head: this many times n_clusters classes (0 or 1: none).", min=0, max=20,
+)  # fmt: skip
+_RADIUS = Param(
+    "radius", 5, "int", "Normalised cut: pixels closer than this are linked (paper: 5).",
+    min=1, max=20,
+)  # fmt: skip
+
+
 def _spec(module, estimate, description, params, paper, training, **fixed):
     """A baseline; ``training``: (max_iter, learning rate, optimizer, train_size)."""
     run, series = make_entry(module)
@@ -83,14 +93,7 @@ IIC = _spec(
     "in a jittered, flipped copy.",
     (
         Param("n_clusters", 10, "int", "Classes of the main head = most labels.", min=2, max=256),
-        Param(
-            "overcluster",
-            3,
-            "int",
-            "Overclustering head: this many times n_clusters classes (0 or 1: none).",
-            min=0,
-            max=20,
-        ),
+        _OVERCLUSTER,
         Param(
             "n_subheads",
             5,
@@ -142,14 +145,7 @@ WNET = _spec(
         Param("n_classes", 8, "int", "Classes of the encoder = most labels.", min=2, max=256),
         _width(8, 64),
         Param("depth", 2, "int", "Poolings of each U-Net (paper: 4).", min=1, max=6),
-        Param(
-            "radius",
-            5,
-            "int",
-            "Normalised cut: pixels closer than this are linked (paper: 5).",
-            min=1,
-            max=20,
-        ),
+        _RADIUS,
         Param(
             "sigma_i",
             10.0,

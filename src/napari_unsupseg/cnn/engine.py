@@ -234,18 +234,8 @@ def fit(
         sp = torch.from_numpy(ids).to(x.device)
     net = build_net(x.shape[1], n_channels, n_conv, net_ndim, seed).to(x.device)
     x = channels_last(x)
-    result = train(
-        net,
-        x,
-        config,
-        reporter=reporter,
-        preview=preview,
-        scribbles=scribbles,
-        superpixels=sp,
-        n_superpixels=n_sp,
-        seed=seed,
-    )
-    return net, result
+    hooks = {"reporter": reporter, "preview": preview, "scribbles": scribbles}
+    return net, train(net, x, config, superpixels=sp, n_superpixels=n_sp, seed=seed, **hooks)
 
 
 def _preview(target, train_index, n_samples, full_spatial) -> np.ndarray:
