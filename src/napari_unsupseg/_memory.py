@@ -1,5 +1,10 @@
-"""Memory estimates made before a run, so that a job that cannot fit is refused with
-advice instead of swapping the machine to a halt or being killed halfway."""
+"""The memory check before a run, so that a job that cannot fit is refused with advice
+instead of swapping the machine to a halt or being killed halfway.
+
+The estimates it checks stand beside their engines (``MethodSpec.estimate``):
+:mod:`napari_unsupseg.classical`, :mod:`napari_unsupseg.cnn.memory_estimate`,
+:mod:`napari_unsupseg.baselines.memory_estimate`,
+:mod:`napari_unsupseg.transfer.memory_estimate`."""
 
 from __future__ import annotations
 
