@@ -131,7 +131,7 @@ def engine_step(x, device, superpixels=None):
     """One iteration of the engine's training loop, as ``segment()`` runs it (the
     network and its input in channels-last memory, as ``fit()`` puts them)."""
     from napari_unsupseg.cnn.net import build_net, channels_last
-    from napari_unsupseg.cnn.train import TrainConfig, autocast_for, make_optimizer, train_step
+    from napari_unsupseg.cnn.train import autocast_for, make_optimizer, train_step
 
     net = build_net(x.shape[1], C, N_CONV, 2, seed=0).to(device)
     net.train()
@@ -139,10 +139,10 @@ def engine_step(x, device, superpixels=None):
     optimizer = make_optimizer(net)
     amp = autocast_for(device)
     if superpixels is None:
-        config = TrainConfig(weighting="fixed")
+        config = kim_config(weighting="fixed")
         sp, n_sp = None, 0
     else:
-        config = TrainConfig(weighting="none")
+        config = kim_config(weighting="none")
         sp, n_sp = superpixels
 
     def step():
@@ -195,7 +195,7 @@ def refinement_comparison(image: np.ndarray, repeats: int):
     import torch
     from skimage.segmentation import slic
 
-    from napari_unsupseg.cnn.refine import superpixel_mode
+    from napari_unsupseg.superpixels import superpixel_mode
 
     sp = slic(image.astype(np.float64), n_segments=10000, compactness=100, start_label=0)
     _, sp = np.unique(sp, return_inverse=True)
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
     x = to_tensor(image[None], device)
 
     from napari_unsupseg.cnn.allocation import reuse_freed_memory
-    from napari_unsupseg.cnn.refine import compute_superpixels
+    from napari_unsupseg.superpixels import compute_superpixels
 
     sp, n_sp = compute_superpixels(image[None], 10000, 100.0)
     sp_t = torch.from_numpy(sp).to(device)
@@ -295,3 +295,13 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def kim_config(**overrides):
+    """Kim et al.'s training settings (``cnn-continuity``'s defaults), some replaced."""
+    from napari_unsupseg import get_method
+    from napari_unsupseg.cnn.train import TrainConfig
+
+    spec = get_method("cnn-continuity")
+    settings = {**spec.settings(spec.defaults), **overrides}
+    return TrainConfig.of(settings, settings["min_labels"])

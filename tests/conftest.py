@@ -5,3 +5,32 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def swap_spec(monkeypatch):
+    """``swap_spec(name, run=fn, ...)``: for this test, method ``name``'s spec has the
+    given fields replaced (its engine, its series trainer, its memory estimate)."""
+    import dataclasses
+
+    from napari_unsupseg import classical
+    from napari_unsupseg.baselines import specs as baseline_specs
+    from napari_unsupseg.cnn import specs as cnn_specs
+    from napari_unsupseg.transfer import api as transfer_api
+
+    def swap(name, **changes):
+        if name == transfer_api.METHOD.name:
+            new = dataclasses.replace(transfer_api.METHOD, **changes)
+            monkeypatch.setattr(transfer_api, "METHOD", new)
+            return new
+        for module in (classical, cnn_specs, baseline_specs):
+            if any(spec.name == name for spec in module.METHODS):
+                methods = tuple(
+                    dataclasses.replace(spec, **changes) if spec.name == name else spec
+                    for spec in module.METHODS
+                )
+                monkeypatch.setattr(module, "METHODS", methods)
+                return next(spec for spec in methods if spec.name == name)
+        raise KeyError(name)
+
+    return swap

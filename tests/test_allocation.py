@@ -43,12 +43,12 @@ def test_training_at_the_papers_size_stops_faulting_in_fresh_pages():
     every time (about 240,000 page faults per step). Inside train(), after the first
     steps, nearly all of that memory is reused."""
     from napari_unsupseg.cnn.net import build_net, channels_last
-    from napari_unsupseg.cnn.train import TrainConfig, make_optimizer, train_step
+    from napari_unsupseg.cnn.train import make_optimizer, train_step
 
     x = channels_last(torch.rand(1, 3, 321, 481, generator=torch.Generator().manual_seed(0)))
     net = build_net(3, 100, seed=0)
     optimizer = make_optimizer(net)
-    config = TrainConfig()
+    config = kim_config()
 
     def faults_of_a_step() -> int:
         before = minor_faults()
@@ -107,3 +107,13 @@ def test_nested_and_concurrent_users_keep_the_setting_until_the_last_leaves():
         release.set()
         thread.join()
     assert allocation._active == 0
+
+
+def kim_config(**overrides):
+    """Kim et al.'s training settings (``cnn-continuity``'s defaults), some replaced."""
+    from napari_unsupseg import get_method
+    from napari_unsupseg.cnn.train import TrainConfig
+
+    spec = get_method("cnn-continuity")
+    settings = {**spec.settings(spec.defaults), **overrides}
+    return TrainConfig.of(settings, settings["min_labels"])

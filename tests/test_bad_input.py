@@ -215,13 +215,11 @@ class _Activations:
 
 
 @pytest.fixture
-def cnn_raising(monkeypatch):
+def cnn_raising(swap_spec):
     """Make the 'cnn' engine hold some 'activations' and then raise ``error``.
 
     Returns (set_error, weak reference to the last run's activations).
     """
-    import napari_unsupseg.cnn.methods as cnn_methods
-
     state = {"error": None, "held": None}
 
     def engine(features, **_):
@@ -229,7 +227,7 @@ def cnn_raising(monkeypatch):
         state["held"] = weakref.ref(activations)
         raise state["error"]
 
-    monkeypatch.setattr(cnn_methods, "cnn", engine)
+    swap_spec("cnn", run=engine)
     return state
 
 

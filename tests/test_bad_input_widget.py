@@ -9,9 +9,8 @@ constant and NaN images, a job refused by the memory estimate and Cancel.
 import numpy as np
 import pytest
 
-import napari_unsupseg.cnn.methods as cnn_methods
 import test_segment_widget as segment_tests
-from napari_unsupseg import InsufficientMemoryError
+from napari_unsupseg import InsufficientMemoryError, get_method
 from napari_unsupseg._widgets import _worker
 from test_segment_widget import (
     ENDLESS,
@@ -96,9 +95,9 @@ def test_labels_layers_are_not_offered_as_images(viewer_widget):
 
 
 @pytest.fixture
-def cnn_fails_once(monkeypatch):
+def cnn_fails_once(swap_spec):
     """The first CNN run raises the error put in the returned list; later runs are real."""
-    real = cnn_methods.cnn
+    real = get_method("cnn").run
     pending = []
 
     def engine(features, **kwargs):
@@ -106,7 +105,7 @@ def cnn_fails_once(monkeypatch):
             raise pending.pop()
         return real(features, **kwargs)
 
-    monkeypatch.setattr(cnn_methods, "cnn", engine)
+    swap_spec("cnn", run=engine)
     return pending
 
 

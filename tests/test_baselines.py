@@ -125,7 +125,7 @@ def test_hierarchical_merging_joins_weak_boundaries_and_keeps_strong_ones():
 
 
 def test_dic_final_labels_are_whole_superpixels():
-    from napari_unsupseg.cnn.refine import graph_superpixels
+    from napari_unsupseg.superpixels import graph_superpixels
 
     image, _ = noisy_blocks(shape=(40, 40), noise=40.0)
     labels = us.segment(image, "dic", seed=0, max_iter=2, min_labels=0)

@@ -401,7 +401,7 @@ def test_dynamic_weights_fsf_is_q_over_p_and_scf_is_p_over_q():
 )
 def test_training_step_loss_is_similarity_plus_weighted_continuity(weighting, weight):
     from napari_unsupseg.cnn.net import build_net
-    from napari_unsupseg.cnn.train import TrainConfig, make_optimizer, train_step
+    from napari_unsupseg.cnn.train import make_optimizer, train_step
 
     x = torch.rand(1, 3, 12, 10)
     net = build_net(3, 8, seed=2).train()
@@ -413,7 +413,7 @@ def test_training_step_loss_is_similarity_plus_weighted_continuity(weighting, we
     similarity = -np.mean(np.take_along_axis(log_p, labels[None], axis=0))
     continuity = np.mean(np.abs(np.diff(r, axis=1))) + np.mean(np.abs(np.diff(r, axis=2)))
 
-    config = TrainConfig(weighting=weighting, p=15.0)
+    config = kim_config(weighting=weighting, p=15.0)
     target, n_labels, loss = train_step(net, make_optimizer(net), x, config)
     assert int(n_labels) == q
     np.testing.assert_array_equal(target[0].numpy(), labels)
@@ -421,7 +421,7 @@ def test_training_step_loss_is_similarity_plus_weighted_continuity(weighting, we
 
 
 def test_superpixel_refinement_equals_the_authors_loop():
-    from napari_unsupseg.cnn.refine import superpixel_mode
+    from napari_unsupseg.superpixels import superpixel_mode
 
     rng = np.random.default_rng(0)
     n_classes, n_superpixels = 6, 40
@@ -448,7 +448,7 @@ def test_merge_joins_lookalike_superpixels_and_keeps_colour_edges_and_label_spli
     same grey, labels half shared: joined. 3|4: same grey, labelled wholly apart:
     kept apart (the mismatch alone costs label_weight >= threshold). 4-5: grey a bit
     apart, same label: joined."""
-    from napari_unsupseg.cnn.refine import merge_superpixels, mode_per_superpixel
+    from napari_unsupseg.superpixels import merge_superpixels, mode_per_superpixel
 
     superpixels = np.repeat(np.arange(6), 4)[None].repeat(4, axis=0)
     grey = np.array([0.2, 0.2, 0.6, 0.6, 0.6, 0.65])[superpixels]
@@ -469,7 +469,7 @@ def test_merge_joins_lookalike_superpixels_and_keeps_colour_edges_and_label_spli
 
 
 def test_merged_regions_continue_across_the_planes_of_a_stack():
-    from napari_unsupseg.cnn.refine import merge_superpixels
+    from napari_unsupseg.superpixels import merge_superpixels
 
     # two planes, each cut into left/right superpixels with its own ids (as the
     # graph superpixels are cut plane by plane); the left halves look alike
@@ -485,7 +485,7 @@ def test_merged_regions_continue_across_the_planes_of_a_stack():
 def test_three_channels_are_compared_in_cielab():
     """Two touching superpixels of one label whose colours are 17 apart in RGB (% of
     the range) but 46 apart in CIELAB: a threshold of 30 keeps them apart."""
-    from napari_unsupseg.cnn.refine import merge_superpixels
+    from napari_unsupseg.superpixels import merge_superpixels
 
     superpixels = np.repeat(np.arange(2), 4)[None].repeat(4, axis=0)
     colours = np.array([[0.0, 0.43, 0.5], [0.0, 0.29, 0.6]], dtype=np.float32)
@@ -529,7 +529,7 @@ def test_cnn_merges_into_regions_when_regions_are_asked_for_and_keeps_classes_ot
 @pytest.mark.parametrize("method", ["cnn", "cnn+kmeans"])
 def test_final_labels_are_whole_graph_superpixels(method):
     """cnn (class cleanup) and cnn+kmeans: one label per graph superpixel at full size."""
-    from napari_unsupseg.cnn.refine import graph_superpixels
+    from napari_unsupseg.superpixels import graph_superpixels
 
     image = two_yellow_squares()
     params = {"merge_threshold": 0} if method == "cnn" else {}
@@ -646,10 +646,9 @@ def test_scribbles_set_min_labels_to_the_number_of_scribble_classes(captured_fit
 
 def fit_on_noise(**config):
     from napari_unsupseg.cnn.engine import fit
-    from napari_unsupseg.cnn.train import TrainConfig
 
     x = torch.from_numpy(np.random.default_rng(0).random((1, 3, 24, 24), dtype=np.float32))
-    _, result = fit(x, TrainConfig(**config), net_ndim=2, n_channels=8, n_conv=2, seed=0)
+    _, result = fit(x, kim_config(**config), net_ndim=2, n_channels=8, n_conv=2, seed=0)
     return result
 
 
@@ -751,3 +750,13 @@ def test_memory_estimate_counts_the_graph_cleanup():
     with_cleanup = spec.estimate_memory((4096, 4096), 3, spec.resolve({}), "cpu")
     without = spec.estimate_memory((4096, 4096), 3, spec.resolve({"refinement": "none"}), "cpu")
     assert without < with_cleanup and with_cleanup >= 2.05 * 1024**3
+
+
+def kim_config(**overrides):
+    """Kim et al.'s training settings (``cnn-continuity``'s defaults), some replaced."""
+    from napari_unsupseg import get_method
+    from napari_unsupseg.cnn.train import TrainConfig
+
+    spec = get_method("cnn-continuity")
+    settings = {**spec.settings(spec.defaults), **overrides}
+    return TrainConfig.of(settings, settings["min_labels"])

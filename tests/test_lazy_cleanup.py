@@ -8,7 +8,7 @@ import pytest
 from napari_unsupseg import segment
 from napari_unsupseg.chunked import _cleanup
 from napari_unsupseg.chunked._cleanup import cleanup_stride, strided_superpixels
-from napari_unsupseg.cnn.refine import graph_superpixels
+from napari_unsupseg.superpixels import graph_superpixels
 from test_lazy import agreement, scene
 
 

@@ -144,7 +144,7 @@ def test_segment_series_same_seed_same_labels():
 
 @pytest.mark.parametrize("method", ["cnn", "cnn+kmeans"])
 def test_segment_series_cleans_labels_by_graph_superpixels_as_segment_does(method):
-    from napari_unsupseg.cnn.refine import graph_superpixels
+    from napari_unsupseg.superpixels import graph_superpixels
 
     images = [noisy_blocks((48, 48), seed=index)[0] for index in range(2)]
     labels = segment_series(images, method, seed=0)

@@ -4,11 +4,10 @@ The engine imports neither napari, Qt nor torch at import time; torch is loaded 
 first time a CNN method runs.
 """
 
-from ._api import segment
+from ._api import segment, segment_series
 from ._memory import InsufficientMemoryError
 from ._progress import Progress, SegmentationCancelled
 from ._registry import MethodSpec, Param, available_methods, get_method
-from .cnn.reference import segment_series
 from .evaluation import best_match_ious, evaluate, segment_table, write_csv
 from .measurements import measure
 from .transfer.api import transfer_labels

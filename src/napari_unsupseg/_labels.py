@@ -50,3 +50,12 @@ def face_neighbour_slices(shape: tuple[int, ...]):
         upper = [slice(None)] * len(shape)
         lower[axis], upper[axis] = slice(None, -1), slice(1, None)
         yield tuple(lower), tuple(upper)
+
+
+def nearest_upsample(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Nearest-neighbour resize of the last two axes of ``labels`` to ``shape``."""
+    if labels.shape[-2:] == tuple(shape[-2:]):
+        return labels
+    rows = (np.arange(shape[-2]) * labels.shape[-2]) // shape[-2]
+    cols = (np.arange(shape[-1]) * labels.shape[-1]) // shape[-1]
+    return labels[..., rows[:, None], cols[None, :]]

@@ -61,10 +61,10 @@ def plan_output(
     features: np.ndarray,
     *,
     is_rgb: bool,
-    spacing=None,
-    object_diameter: float | None = None,
-    background_classes: Sequence[int] | None = None,
-    spatial_shape: tuple[int, ...] | None = None,
+    spacing,
+    object_diameter: float | None,
+    background_classes: Sequence[int] | None,
+    spatial_shape: tuple[int, ...] | None,
 ) -> tuple[OutputPlan, np.ndarray]:
     """Resolve ``output`` for channel-last ``features`` (squeezed spatial axes); return
     the plan and the features the segmenter is to run on (flattened for objects when

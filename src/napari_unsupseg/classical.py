@@ -10,14 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._progress import Reporter
-from ._registry import MethodSpec, Param
-from .mixture import CHUNK_PIXELS, distinct_rows, fit_mixture
-
-_PREDICT_CHUNK = 1 << 20
-#: EM stops when the mean log-likelihood per pixel changes by less than EM_TOL
-#: (scikit-learn's rule), or after EM_MAX_ITER iterations.
-EM_MAX_ITER = 100
-EM_TOL = 1e-3
+from ._spec import MethodSpec, Param
+from .clustering import fit_gmm, fit_kmeans, predict_chunked, sample_points
+from .mixture import CHUNK_PIXELS, distinct_rows
 
 SPATIAL_WEIGHT = Param(
     "spatial_weight",
@@ -37,7 +32,7 @@ MAX_SAMPLES = Param(
 )
 
 
-def pixel_features(features: np.ndarray, spatial_weight: float = 0.0) -> np.ndarray:
+def pixel_features(features: np.ndarray, spatial_weight: float) -> np.ndarray:
     """Flatten to (pixels, channels), with scaled coordinates appended if asked."""
     flat = features.reshape(-1, features.shape[-1])
     if spatial_weight <= 0:
@@ -47,62 +42,6 @@ def pixel_features(features: np.ndarray, spatial_weight: float = 0.0) -> np.ndar
     grids = np.meshgrid(*[np.arange(n, dtype=np.float32) for n in spatial], indexing="ij")
     coords = np.stack([g.ravel() * np.float32(scale) for g in grids], axis=1)
     return np.concatenate([flat, coords], axis=1)
-
-
-def _sample(points: np.ndarray, max_samples: int, seed: int) -> np.ndarray:
-    if points.shape[0] <= max_samples:
-        return points
-    rng = np.random.default_rng(seed)
-    return points[np.sort(rng.choice(points.shape[0], max_samples, replace=False))]
-
-
-def _n_clusters(requested: int, points: np.ndarray) -> int:
-    """No more clusters than distinct points (sklearn would fail)."""
-    distinct = np.unique(points[: min(points.shape[0], 100_000)], axis=0).shape[0]
-    return max(1, min(requested, distinct))
-
-
-def _predict_chunked(model, points: np.ndarray) -> np.ndarray:
-    out = np.empty(points.shape[0], dtype=np.int32)
-    for start in range(0, points.shape[0], _PREDICT_CHUNK):
-        out[start : start + _PREDICT_CHUNK] = model.predict(points[start : start + _PREDICT_CHUNK])
-    return out
-
-
-def fit_kmeans(points: np.ndarray, n_clusters: int, seed: int, max_samples: int):
-    """k-means fitted on a seeded sample of ``points`` (scikit-learn's Lloyd)."""
-    from sklearn.cluster import KMeans
-
-    sample = _sample(points, max_samples, seed)
-    model = KMeans(n_clusters=_n_clusters(n_clusters, sample), n_init=3, random_state=seed)
-    return model.fit(sample)
-
-
-def fit_gmm(
-    sample: np.ndarray, n_components: int, covariance_type: str, reg_covar: float, seed: int
-):
-    """EM on ``sample`` (pixels, features), started as scikit-learn's GaussianMixture
-    starts: from the partition of one seeded k-means run. Both fit the distinct rows
-    weighted by their counts, which is the same fit, on fewer points.
-
-    Returns the mixture, the distinct rows and their counts."""
-    from sklearn.cluster import KMeans
-
-    distinct, counts = distinct_rows(sample)
-    n_components = max(1, min(n_components, distinct.shape[0]))
-    kmeans = KMeans(n_clusters=n_components, n_init=1, random_state=seed)
-    start = kmeans.fit(distinct, sample_weight=counts).labels_
-    mixture = fit_mixture(
-        distinct.T,
-        start,
-        n_components,
-        covariance_type,
-        weights=counts,
-        reg_covar=reg_covar,
-        max_iter=EM_MAX_ITER,
-        tol=EM_TOL,
-    )
-    return mixture, distinct, counts
 
 
 def _feature_major_chunks(points: np.ndarray):
@@ -117,7 +56,7 @@ def kmeans(features, *, seed, device, reporter: Reporter, n_clusters, spatial_we
     reporter.update(0, 2, stage="fitting k-means")
     model = fit_kmeans(points, n_clusters, seed, max_samples)
     reporter.update(1, 2, stage="assigning pixels")
-    labels = _predict_chunked(model, points)
+    labels = predict_chunked(model, points)
     reporter.update(2, 2, n_labels=int(model.n_clusters), stage="done")
     return labels.reshape(features.shape[:-1])
 
@@ -136,7 +75,7 @@ def gmm(
 ):
     points = pixel_features(features, spatial_weight)
     reporter.update(0, 2, stage="fitting GMM")
-    sample = _sample(points, max_samples, seed)
+    sample = sample_points(points, max_samples, seed)
     mixture, _, _ = fit_gmm(sample, n_components, covariance_type, reg_covar, seed)
     reporter.update(1, 2, stage="assigning pixels")
     labels = np.empty(points.shape[0], dtype=np.int32)
@@ -167,7 +106,7 @@ def gmm_kmeans(
 
     points = pixel_features(features, spatial_weight)
     reporter.update(0, 3, stage="fitting GMM")
-    sample = _sample(points, max_samples, seed)
+    sample = sample_points(points, max_samples, seed)
     mixture, distinct, counts = fit_gmm(sample, n_components, covariance_type, reg_covar, seed)
     reporter.update(1, 3, stage="fitting k-means on posteriors")
     posteriors = mixture.predict_proba(np.ascontiguousarray(distinct.T)).T
@@ -186,7 +125,7 @@ def gmm_kmeans(
 def felzenszwalb(features, *, seed, device, reporter: Reporter, scale, sigma, min_size):
     """Felzenszwalb–Huttenlocher graph segmentation (scikit-image), plane by plane for
     stacks; ids are offset per plane, since the method has no notion of a volume."""
-    from .cnn.refine import graph_superpixels
+    from .superpixels import graph_superpixels
 
     def on_plane(index, n_planes):
         reporter.update(index, n_planes, stage="graph segmentation")
@@ -197,6 +136,49 @@ def felzenszwalb(features, *, seed, device, reporter: Reporter, scale, sigma, mi
     n_planes = int(np.prod(features.shape[:-3], dtype=int))
     reporter.update(n_planes, n_planes, n_labels=n_ids, stage="done")
     return ids[0]
+
+
+def kmeans_estimate(spatial_shape, n_channels: int, params, device="auto") -> int:
+    """Peak bytes of k-means, generously rounded: per-pixel float64 copies of the
+    features (plus coordinates when ``spatial_weight`` > 0), distances, int labels."""
+    columns = _columns(spatial_shape, n_channels, params)
+    return int(np.prod(spatial_shape)) * (3 * 8 * columns + 8)
+
+
+def felzenszwalb_estimate(spatial_shape, n_channels: int, params, device="auto") -> int:
+    """Felzenszwalb works plane by plane on float64 and its graph."""
+    plane = int(np.prod(spatial_shape[-2:]))
+    return int(np.prod(spatial_shape)) * 16 + plane * (8 * n_channels * 3 + 8 * 4 * 4)
+
+
+def gmm_estimate(spatial_shape, n_channels: int, params, device="auto") -> int:
+    return _mixture_estimate(spatial_shape, n_channels, params, clusters=0)
+
+
+def gmm_kmeans_estimate(spatial_shape, n_channels: int, params, device="auto") -> int:
+    return _mixture_estimate(spatial_shape, n_channels, params, int(params["n_clusters"]))
+
+
+def _mixture_estimate(spatial_shape, n_channels: int, params, clusters: int) -> int:
+    """gmm and gmm+kmeans (here and in mixture.py): whole-image arrays are only the
+    float32 features (and a transient copy), the coordinates when ``spatial_weight`` >
+    0, the int32 labels and the final renumbering's int64 temporaries (about 33 bytes a
+    pixel measured, 40 counted). The fits see at most ``max_samples`` pixels and the
+    posteriors exist for one chunk of pixels at a time."""
+    pixels = int(np.prod(spatial_shape))
+    columns = _columns(spatial_shape, n_channels, params)
+    components = int(params["n_components"])
+    per_pixel = 2 * 4 * n_channels + 4 + 40
+    if columns > n_channels:  # pixel_features: coordinate grids, then the joined copy
+        per_pixel += 3 * 4 * columns
+    fitted = min(pixels, int(params["max_samples"]))
+    per_fitted = 16 * columns + 16 * components + 8 * clusters + 64  # sample, EM, k-means
+    per_chunk = 8 * components + 12 * columns + 8 * clusters + 16  # posteriors, distances
+    return pixels * per_pixel + fitted * per_fitted + min(pixels, CHUNK_PIXELS) * per_chunk
+
+
+def _columns(spatial_shape, n_channels: int, params) -> int:
+    return n_channels + (len(spatial_shape) if params["spatial_weight"] else 0)
 
 
 def _reg_covar(default: float) -> Param:
@@ -212,45 +194,50 @@ def _reg_covar(default: float) -> Param:
 
 
 _COVARIANCE = Param(
-    "covariance_type",
-    "full",
-    "str",
-    "Shape of each Gaussian: full, tied, diag or spherical.",
+    "covariance_type", "full", "str", "Shape of each Gaussian: full, tied, diag or spherical.",
     choices=("full", "tied", "diag", "spherical"),
-)
+)  # fmt: skip
+
+
+def _spec(name, run, estimate, description, params, paper):
+    return MethodSpec(
+        name, description, run, estimate, params, paper=paper, spatial_ndims=(2, 3, 4)
+    )
+
 
 METHODS = (
-    MethodSpec(
-        name="kmeans",
-        description="k-means clustering of pixel colours (optionally positions).",
-        entry_point="napari_unsupseg.classical:kmeans",
-        params=(
+    _spec(
+        "kmeans",
+        kmeans,
+        kmeans_estimate,
+        "k-means clustering of pixel colours (optionally positions).",
+        (
             Param("n_clusters", 5, "int", "Number of clusters (colours) to find.", min=1, max=256),
             SPATIAL_WEIGHT,
             MAX_SAMPLES,
         ),
-        paper="MacQueen 1967; scikit-learn KMeans",
-        spatial_ndims=(2, 3, 4),
+        "MacQueen 1967; scikit-learn KMeans",
     ),
-    MethodSpec(
-        name="gmm",
-        description="Gaussian mixture model of pixel colours (optionally positions).",
-        entry_point="napari_unsupseg.classical:gmm",
-        params=(
+    _spec(
+        "gmm",
+        gmm,
+        gmm_estimate,
+        "Gaussian mixture model of pixel colours (optionally positions).",
+        (
             Param("n_components", 5, "int", "Number of Gaussian components.", min=1, max=256),
             _COVARIANCE,
             _reg_covar(3e-4),
             SPATIAL_WEIGHT,
             MAX_SAMPLES,
         ),
-        paper="Dempster, Laird & Rubin, JRSS B 1977 (EM), as scikit-learn's GaussianMixture",
-        spatial_ndims=(2, 3, 4),
+        "Dempster, Laird & Rubin, JRSS B 1977 (EM), as scikit-learn's GaussianMixture",
     ),
-    MethodSpec(
-        name="felzenszwalb",
-        description="Felzenszwalb–Huttenlocher graph segmentation (per plane for stacks).",
-        entry_point="napari_unsupseg.classical:felzenszwalb",
-        params=(
+    _spec(
+        "felzenszwalb",
+        felzenszwalb,
+        felzenszwalb_estimate,
+        "Felzenszwalb–Huttenlocher graph segmentation (per plane for stacks).",
+        (
             Param("scale", 100.0, "float", "Higher means larger segments.", min=0.001, max=1e6),
             Param(
                 "sigma",
@@ -262,14 +249,14 @@ METHODS = (
             ),
             Param("min_size", 50, "int", "Smallest segment kept (pixels).", min=1, max=10**9),
         ),
-        paper="Felzenszwalb & Huttenlocher, IJCV 2004",
-        spatial_ndims=(2, 3, 4),
+        "Felzenszwalb & Huttenlocher, IJCV 2004",
     ),
-    MethodSpec(
-        name="gmm+kmeans",
-        description="Ensemble: k-means over the posteriors of a many-component GMM.",
-        entry_point="napari_unsupseg.classical:gmm_kmeans",
-        params=(
+    _spec(
+        "gmm+kmeans",
+        gmm_kmeans,
+        gmm_kmeans_estimate,
+        "Ensemble: k-means over the posteriors of a many-component GMM.",
+        (
             Param("n_components", 10, "int", "Components of the GMM.", min=1, max=256),
             Param(
                 "n_clusters", 5, "int", "Clusters k-means makes of the posteriors.", min=1, max=256
@@ -279,10 +266,7 @@ METHODS = (
             SPATIAL_WEIGHT,
             MAX_SAMPLES,
         ),
-        paper=(
-            "Boinpally, Mehta & Shukla, 'Image Segmentation using Unsupervised Learning' "
-            "(ensemble named there, defined here)"
-        ),
-        spatial_ndims=(2, 3, 4),
+        "Boinpally, Mehta & Shukla, 'Image Segmentation using Unsupervised Learning' "
+        "(ensemble named there, defined here)",
     ),
 )

@@ -100,7 +100,7 @@ def build_net(in_channels: int, width: int, n_channels: int, n_centres: int, em_
 
 
 def superpixels_of(params):
-    from ..cnn.refine import Superpixels
+    from ..superpixels import Superpixels
 
     return Superpixels(
         str(params["superpixels"]),
@@ -138,7 +138,7 @@ class Model:
     def step(self, x, iteration, batch):
         import torch.nn.functional as F
 
-        from ..cnn.refine import superpixel_mode
+        from ..superpixels import superpixel_mode
 
         self.optimizer.zero_grad(set_to_none=True)
         output = self.net(x)
@@ -154,7 +154,7 @@ class Model:
         return self.net(tile).argmax(dim=1)
 
     def finish(self, labels, samples):
-        from ..cnn.engine import clean_by_superpixels
+        from ..superpixels import clean_by_superpixels
 
         return [
             clean_by_superpixels(lab, s[None], self.superpixels).reshape(lab.shape)

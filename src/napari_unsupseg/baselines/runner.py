@@ -19,8 +19,6 @@ by tile, with BatchNorm statistics frozen from the training input.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
 from .._device import resolve_device
@@ -33,11 +31,7 @@ BATCH_SIZE = 8
 _FREEZE_PIXELS = 1 << 21
 
 
-def method_module(name: str):
-    return importlib.import_module(f"{__package__}.{name}")
-
-
-def segment_image(name, features, *, seed, device, reporter, params) -> np.ndarray:
+def segment_image(module, features, *, seed, device, reporter, params) -> np.ndarray:
     """Entry point of :func:`napari_unsupseg.segment`: a 2D image is one sample; a stack
     is a list of planes, trained on ``train_planes`` evenly spaced ones and labelled
     with one network, so class ids agree between planes."""
@@ -45,7 +39,7 @@ def segment_image(name, features, *, seed, device, reporter, params) -> np.ndarr
     if features.ndim == 3:
         index = [0]
     else:
-        index = evenly_spaced(planes.shape[0], int(params.get("train_planes", 0)))
+        index = evenly_spaced(planes.shape[0], int(params["train_planes"]))
     full = planes.shape[1:-1]
     n = planes.shape[0]
 
@@ -55,14 +49,14 @@ def segment_image(name, features, *, seed, device, reporter, params) -> np.ndarr
         return labels[nearest]
 
     labels = train_and_label(
-        name, list(planes), index, params, seed=seed, device=device, reporter=reporter,
+        module, list(planes), index, params, seed=seed, device=device, reporter=reporter,
         preview=preview,
     )  # fmt: skip
     return np.stack(labels).reshape(features.shape[:-1])
 
 
 def train_and_label(
-    name,
+    module,
     samples,
     index,
     params,
@@ -73,17 +67,17 @@ def train_and_label(
     batch_size=BATCH_SIZE,
     preview=None,
 ) -> list[np.ndarray]:
-    """Train method ``name`` on ``samples[i] for i in index`` (channel-last 2D arrays of
-    any sizes, the same channels) and label every sample; one int array each."""
+    """Train the method of ``module`` (:mod:`.iic`, :mod:`.wnet`, :mod:`.dic`) on
+    ``samples[i] for i in index`` (channel-last 2D arrays of any sizes, the same
+    channels) and label every sample; one int array each."""
     import torch
 
     dev = resolve_device(device)
     train = [samples[i] for i in index]
     shapes = np.array([s.shape[:2] for s in train])
     common = tuple(int(n) for n in np.median(shapes, axis=0).round())
-    common = downscaled_shape(common, int(params.get("train_size", 0)))
+    common = downscaled_shape(common, int(params["train_size"]))
     x = torch.cat([resize_planes(to_tensor(s[None], dev), common) for s in train])
-    module = method_module(name)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)  # weights, augmentations, dropout: same seed, same labels
         full = float(np.mean([np.prod(s.shape[:2]) for s in train]))
@@ -99,7 +93,7 @@ def fit(model, x, index, params, reporter, batch_size, preview) -> None:
     import torch
 
     max_iter = int(params["max_iter"])
-    min_labels = int(params.get("min_labels", 0) or 0)
+    min_labels = int(params["min_labels"])
     n = x.shape[0]
     for iteration in range(1, max_iter + 1):
         batch = torch.arange(n)
@@ -160,27 +154,22 @@ def pad_to_multiple(x, multiple: int):
     return F.pad(x, (0, pw, 0, ph), mode="replicate"), (slice(0, h), slice(0, w))
 
 
-def make_entry(name: str):
-    """The registry entry point of method ``name`` and its ``label_series`` hook, which
-    :func:`napari_unsupseg.segment_series` calls to train on several images."""
+def make_entry(module):
+    """The functions of a baseline's spec: ``run`` (:func:`napari_unsupseg.segment`)
+    and ``series`` (:func:`napari_unsupseg.segment_series`)."""
+    name = module.__name__.rpartition(".")[2]
 
-    def entry(features, *, seed, device, reporter, **params):
+    def run(features, *, seed, device, reporter, **params):
         return segment_image(
-            name, features, seed=seed, device=device, reporter=reporter, params=params
+            module, features, seed=seed, device=device, reporter=reporter, params=params
         )
 
-    def label_series(features, index, params, *, seed, device, reporter, batch_size):
+    def series(features, index, params, *, seed, device, reporter, batch_size):
         return train_and_label(
-            name, features, index, params, seed=seed, device=device, reporter=reporter,
+            module, features, index, params, seed=seed, device=device, reporter=reporter,
             batch_size=batch_size,
         )  # fmt: skip
 
-    entry.__name__ = entry.__qualname__ = name
-    entry.__doc__ = f"Segment with {name} (see :mod:`{__package__}.{name}`)."
-    entry.label_series = label_series
-    return entry
-
-
-iic = make_entry("iic")
-wnet = make_entry("wnet")
-dic = make_entry("dic")
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = f"Segment with {name} (see :mod:`{module.__name__}`)."
+    return run, series

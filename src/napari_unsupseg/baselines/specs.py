@@ -7,10 +7,11 @@ method's page (docs/methods/).
 
 from __future__ import annotations
 
-from .._registry import MethodSpec, Param
-
-_ENTRY = "napari_unsupseg.baselines.runner"
-_MEMORY = "napari_unsupseg.baselines.memory"
+from .._spec import MethodSpec, Param
+from ..cnn.specs import graph_scale, slic
+from . import dic, iic, wnet
+from .memory_estimate import dic_estimate, iic_estimate, wnet_estimate
+from .runner import make_entry
 
 
 def _max_iter(default):
@@ -54,35 +55,45 @@ TRAIN_PLANES = Param(
 )
 
 
-def _spec(name, description, params, paper):
+_OVERCLUSTER = Param(
+    "overcluster", 3, "int",
+    "Overclustering head: this many times n_clusters classes (0 or 1: none).", min=0, max=20,
+)  # fmt: skip
+_RADIUS = Param(
+    "radius", 5, "int", "Normalised cut: pixels closer than this are linked (paper: 5).",
+    min=1, max=20,
+)  # fmt: skip
+
+
+def _spec(module, estimate, description, params, paper, training, **fixed):
+    """A baseline; ``training``: (max_iter, learning rate, optimizer, train_size)."""
+    run, series = make_entry(module)
+    max_iter, lr, optimizer, train_size = training
+    params = (*params, _max_iter(max_iter), _lr(lr, optimizer), _train_size(train_size))
     return MethodSpec(
-        name=name,
+        name=run.__name__,
         description=description,
-        entry_point=f"{_ENTRY}:{name}",
+        run=run,
+        estimate=estimate,
         params=(*params, TRAIN_PLANES),
+        fixed=fixed,
+        series=series,
         uses_torch=True,
         iterative=True,
         paper=paper,
         spatial_ndims=(2, 3),
-        memory_estimate=f"{_MEMORY}:{name}",
     )
 
 
 IIC = _spec(
-    "iic",
+    iic,
+    iic_estimate,
     "Invariant Information Clustering: a network trained on the image to maximise the "
     "mutual information between the classes of neighbouring pixels in the image and "
     "in a jittered, flipped copy.",
     (
         Param("n_clusters", 10, "int", "Classes of the main head = most labels.", min=2, max=256),
-        Param(
-            "overcluster",
-            3,
-            "int",
-            "Overclustering head: this many times n_clusters classes (0 or 1: none).",
-            min=0,
-            max=20,
-        ),
+        _OVERCLUSTER,
         Param(
             "n_subheads",
             5,
@@ -118,15 +129,15 @@ IIC = _spec(
             max=6,
         ),
         _width(32, 64),
-        _max_iter(40),
-        _lr(0.005, "Adam"),
-        _train_size(10_000),
     ),
     "Ji, Henriques & Vedaldi, ICCV 2019",
+    (40, 0.005, "Adam", 10_000),
+    min_labels=0,  # no label-count stop: IIC trains its iterations
 )
 
 WNET = _spec(
-    "wnet",
+    wnet,
+    wnet_estimate,
     "W-Net: two U-Nets trained on the image as an autoencoder, alternately on a soft "
     "normalised cut of the encoder's classes and on the reconstruction error; then a "
     "CRF and hierarchical merging of the regions.",
@@ -134,14 +145,7 @@ WNET = _spec(
         Param("n_classes", 8, "int", "Classes of the encoder = most labels.", min=2, max=256),
         _width(8, 64),
         Param("depth", 2, "int", "Poolings of each U-Net (paper: 4).", min=1, max=6),
-        Param(
-            "radius",
-            5,
-            "int",
-            "Normalised cut: pixels closer than this are linked (paper: 5).",
-            min=1,
-            max=20,
-        ),
+        _RADIUS,
         Param(
             "sigma_i",
             10.0,
@@ -176,15 +180,15 @@ WNET = _spec(
             min=0.0,
             max=1000.0,
         ),
-        _max_iter(50),
-        _lr(0.01, "Adam"),
-        _train_size(20_000),
     ),
     "Xia & Kulis, arXiv 2017",
+    (50, 0.01, "Adam", 20_000),
+    min_labels=0,  # no label-count stop: W-Net trains its iterations
 )
 
 DIC = _spec(
-    "dic",
+    dic,
+    dic_estimate,
     "Deep Image Clustering: a feature transformation U-Net and a clustering subnetwork "
     "(EM over learnt cluster centres) trained on the image against its own labels "
     "refined by superpixels.",
@@ -215,31 +219,8 @@ DIC = _spec(
             "(Felzenszwalb) or slic.",
             choices=("graph", "slic"),
         ),
-        Param(
-            "graph_scale",
-            100.0,
-            "float",
-            "Graph superpixels: Felzenszwalb's scale; higher gives larger superpixels.",
-            min=1.0,
-            max=1e5,
-            relevant_when=("superpixels", ("graph",)),
-        ),
-        Param(
-            "n_superpixels",
-            1000,
-            "int",
-            "SLIC superpixels (per full-size image).",
-            min=1,
-            relevant_when=("superpixels", ("slic",)),
-        ),
-        Param(
-            "compactness",
-            10.0,
-            "float",
-            "SLIC compactness: colour vs space.",
-            min=1e-3,
-            relevant_when=("superpixels", ("slic",)),
-        ),
+        graph_scale(relevant_when=("superpixels", ("graph",))),
+        *slic(1000, 10.0, relevant_when=("superpixels", ("slic",))),
         Param(
             "min_labels",
             3,
@@ -248,11 +229,9 @@ DIC = _spec(
             min=0,
             max=1024,
         ),
-        _max_iter(10),
-        _lr(0.05, "SGD (momentum 0.9)"),
-        _train_size(20_000),
     ),
     "Zhou & Wei, IEEE Access 2020",
+    (10, 0.05, "SGD (momentum 0.9)", 20_000),
 )
 
 METHODS = (IIC, WNET, DIC)

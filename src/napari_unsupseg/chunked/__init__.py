@@ -82,7 +82,7 @@ def lazy_classes(
     features = data.map_blocks(prepared.scale, dtype=np.float32)
     if features.ndim - 1 not in spec.spatial_ndims:
         raise ValueError(f"method {method!r} does not segment {features.ndim - 1}D images")
-    needed = chunked_estimate(spec, features, resolved, device, workers)
+    needed = chunked_estimate(spec, features, spec.settings(resolved), device, workers)
     what = (
         f"{method!r} on a lazy image of {features.shape[:-1]}, chunks of {features.chunksize[:-1]}"
     )
@@ -91,9 +91,9 @@ def lazy_classes(
     reporter = Reporter(progress, should_stop)
     reporter.check()
     if spec.uses_torch:
-        from ._cnn import cnn_settings, train_predictor
+        from ._cnn import train_predictor
 
-        settings = cnn_settings(spec.entry_point, resolved)
+        settings = spec.settings(resolved)
         if settings.get("merge_threshold") == "auto":
             settings["merge_threshold"] = 0.0  # the region merge is not chunked (docs)
         predictor = train_predictor(

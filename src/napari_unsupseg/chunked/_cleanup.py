@@ -3,7 +3,7 @@
 The cleanup gives every graph superpixel (Felzenszwalb & Huttenlocher 2004,
 "Efficient Graph-Based Image Segmentation") its most frequent class. Its graph costs
 about 400 bytes and a few microseconds per pixel, so, as the in-memory path does for
-planes above :data:`~napari_unsupseg.cnn.refine.GRAPH_MAX_PIXELS`, the superpixels
+planes above :data:`~napari_unsupseg.superpixels.GRAPH_MAX_PIXELS`, the superpixels
 of a chunk are cut from a strided copy of it and taken back to full size. The stride
 is one for the whole image: the in-memory path's stride for the image's plane, or
 larger where a grown chunk would otherwise need a graph above
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..cnn.refine import GRAPH_MAX_PIXELS, GRAPH_MIN_SIZE, GRAPH_SIGMA, mode_per_superpixel
+from ..superpixels import GRAPH_MAX_PIXELS, GRAPH_MIN_SIZE, GRAPH_SIGMA, mode_per_superpixel
 
 #: the most pixels of one chunk's superpixel graph (a 1156x1156 grown chunk of 1024
 #: pixels is cut at stride 2): two chunks at once then stay well under 1 GiB

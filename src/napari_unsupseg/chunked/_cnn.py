@@ -25,7 +25,6 @@ import numpy as np
 from ..cnn.allocation import release_free_memory
 from ..cnn.engine import auto_min_labels, evenly_spaced, fit, superpixel_spec
 from ..cnn.infer import downscaled_shape, map_tiles, resize_planes
-from ..cnn.methods import FIXED
 from ..cnn.train import TrainConfig
 from ._cleanup import clean_chunk, cleanup_stride
 
@@ -37,12 +36,6 @@ CHUNK_TILE_VALUES = 1 << 22
 #: the block-mean copy a training copy is resized from has at most this many times the
 #: training pixels (a small image is resized from itself, as in memory)
 _COPY_FACTOR = 4
-
-
-def cnn_settings(entry_point: str, resolved: dict) -> dict:
-    """The method's parameters with what its entry point fixes (refinement, cleanup)."""
-    function = entry_point.partition(":")[2]
-    return {**resolved, **FIXED[function]}
 
 
 def training_copy(features, train_size: int, planes=None) -> np.ndarray:
@@ -152,21 +145,21 @@ def train_predictor(features, params: dict, *, seed, device, threads, reporter) 
     from ..cnn.engine import _fit_feature_kmeans, _freeze_batches, to_tensor
     from ..cnn.net import freeze_batchnorm
 
-    if params.get("scribbles") is not None:
+    if params["scribbles"] is not None:
         raise ValueError("scribbles are not supported on lazy (chunked) images yet")
     spatial = tuple(features.shape[:-1])
-    per_plane = len(spatial) == 3 and params.get("stack_mode", "3d") == "reference"
-    planes = evenly_spaced(spatial[0], params.get("train_planes", 0)) if per_plane else None
-    samples, train_spatial = training_copy(features, params.get("train_size", 0), planes)
+    per_plane = len(spatial) == 3 and params["stack_mode"] == "reference"
+    planes = evenly_spaced(spatial[0], params["train_planes"]) if per_plane else None
+    samples, train_spatial = training_copy(features, params["train_size"], planes)
     if per_plane:
         train_spatial = (len(planes), *train_spatial[1:])
     superpixels = superpixel_spec(
-        params.get("refinement", "none"),
-        params.get("n_superpixels", 10000),
-        params.get("compactness", 100.0),
-        params.get("graph_scale", 100.0),
+        params["refinement"],
+        params["n_superpixels"],
+        params["compactness"],
+        params["graph_scale"],
     )
-    min_labels = params.get("min_labels", 3)
+    min_labels = params["min_labels"]
     if min_labels == "auto":
         min_labels = auto_min_labels(samples)
     config = TrainConfig(
@@ -179,8 +172,8 @@ def train_predictor(features, params: dict, *, seed, device, threads, reporter) 
             x,
             config,
             net_ndim=2 if per_plane or len(spatial) == 2 else 3,
-            n_channels=params.get("n_channels", 100),
-            n_conv=params.get("n_conv", 2),
+            n_channels=params["n_channels"],
+            n_conv=params["n_conv"],
             seed=seed,
             reporter=reporter,
             superpixels=superpixels,
@@ -190,19 +183,19 @@ def train_predictor(features, params: dict, *, seed, device, threads, reporter) 
             reporter.update(0, 1, stage="freezing statistics")
         freeze_batchnorm(net, _freeze_batches(x))
         centroids = None
-        if params.get("n_clusters", 0) > 0:
+        if params["n_clusters"] > 0:
             body = net[:-2]
             centroids = _fit_feature_kmeans(
-                body, x, params["n_clusters"], params.get("max_samples", 200_000), seed
+                body, x, params["n_clusters"], params["max_samples"], seed
             )
         net = net.cpu()
         predictor = ChunkPredictor(
             net, np.arange(1, 1, dtype=np.int32), per_plane, device, threads, centroids
         )
         copy_labels = np.stack([predictor._predict(s, torch.device("cpu")) for s in _numpy(x)])
-    n_classes = params.get("n_clusters", 0) or net[0].out_channels
+    n_classes = params["n_clusters"] or net[0].out_channels
     predictor.class_ids = ids_by_frequency(copy_labels, n_classes)
-    if params.get("refine_output") and superpixels is not None:
+    if params["refine_output"] and superpixels is not None:
         predictor.cleanup = superpixels
         grown = [max(features.chunks[a]) + 2 * predictor.depth(len(spatial))[a] for a in (-2, -1)]
         grown = [min(g, n) for g, n in zip(grown, spatial[-2:], strict=True)]

@@ -38,7 +38,7 @@ def chunked_estimate(spec, features, params: dict, device, workers: int | None =
     chunk = tuple(int(c) + 2 * _CONTEXT for c in features.chunksize[:-1])
     chunk = tuple(min(c, n) for c, n in zip(chunk, features.shape[:-1], strict=True))
     if spec.uses_torch:
-        copy = downscaled_shape(tuple(features.shape[:-1]), int(params.get("train_size", 0)))
+        copy = downscaled_shape(tuple(features.shape[:-1]), int(params["train_size"]))
         training = spec.estimate_memory(copy, n_channels, params, device)
         image_plane = tuple(int(n) for n in features.shape[-3:-1])
         per_chunk = cnn_chunk_bytes(chunk, n_channels, params, image_plane)
@@ -58,7 +58,7 @@ def cnn_chunk_bytes(chunk, n_channels: int, params: dict, image_plane=None) -> i
 
     pixels = int(np.prod(chunk))
     total = pixels * (2 * 4 * n_channels + 3 * 4) + 4 * 4 * CHUNK_TILE_VALUES
-    refinement = params.get("refinement", "none")
+    refinement = params["refinement"]
     if refinement != "none":
         stride = 1
         if refinement == "graph" and image_plane is not None:

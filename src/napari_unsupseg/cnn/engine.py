@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._device import resolve_device
+from ..clustering import fit_kmeans
+from ..superpixels import REFINEMENTS, Superpixels, clean_by_superpixels
 from .infer import (
     downsample_scribbles,
     downscaled_shape,
@@ -26,7 +28,6 @@ from .infer import (
     nearest_upsample,
     resize_planes,
 )
-from .refine import REFINEMENTS, Superpixels, merge_superpixels, mode_per_superpixel
 from .train import TrainConfig, scribble_targets, train
 
 #: pixels per training step at most when freezing statistics over many samples
@@ -93,34 +94,34 @@ def to_tensor(samples: np.ndarray, device):
 def run_cnn(
     features: np.ndarray,
     *,
-    seed: int = 0,
-    device="auto",
-    reporter=None,
-    n_channels: int = 100,
-    n_conv: int = 2,
-    max_iter: int = 1000,
-    min_labels=3,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    similarity_weight: float = 1.0,
-    weighting: str = "fixed",
-    continuity_weight: float = 1.0,
-    p: float = 15.0,
-    patience: int = 0,
-    train_size: int = 0,
-    stack_mode: str = "3d",
-    train_planes: int = 0,
-    scribbles: np.ndarray | None = None,
-    scribble_weight: float = 0.5,
-    refinement: str = "none",
-    n_superpixels: int = 10000,
-    compactness: float = 100.0,
-    graph_scale: float = 100.0,
-    refine_output: bool = False,
-    merge_threshold: float | str = 0.0,
-    merge_label_weight: float = 25.0,
-    n_clusters: int = 0,
-    max_samples: int = 200_000,
+    seed: int,
+    device,
+    reporter,
+    n_channels: int,
+    n_conv: int,
+    max_iter: int,
+    min_labels,
+    lr: float,
+    momentum: float,
+    similarity_weight: float,
+    weighting: str,
+    continuity_weight: float | None,
+    p: float | None,
+    patience: int,
+    train_size: int,
+    stack_mode: str,
+    train_planes: int,
+    scribbles: np.ndarray | None,
+    scribble_weight: float | None,
+    refinement: str,
+    n_superpixels: int | None,
+    compactness: float | None,
+    graph_scale: float | None,
+    refine_output: bool,
+    merge_threshold: float | str,
+    merge_label_weight: float | None,
+    n_clusters: int,
+    max_samples: int | None,
 ) -> np.ndarray:
     """Train the papers' network on ``features`` and return integer labels.
 
@@ -132,6 +133,10 @@ def run_cnn(
     regions by colour and label evidence (:func:`merge_superpixels`; the labels are then
     region ids); ``n_clusters > 0`` labels pixels by k-means over the trained network's
     hidden features (cnn+kmeans).
+
+    Every setting is a keyword without a default: each method's values are its spec's
+    (:mod:`napari_unsupseg.cnn.specs`: parameters and fixed settings); ``None`` marks a
+    setting that the method's other settings make unused.
     """
     superpixels = superpixel_spec(refinement, n_superpixels, compactness, graph_scale)
     dev = resolve_device(device)
@@ -158,18 +163,7 @@ def run_cnn(
     def preview(target, batch):
         return _preview(target, layout.train_index, n_samples, full_spatial)
 
-    config = TrainConfig(
-        max_iter=max_iter,
-        min_labels=int(min_labels),
-        patience=patience,
-        lr=lr,
-        momentum=momentum,
-        similarity_weight=similarity_weight,
-        weighting=weighting,
-        continuity_weight=continuity_weight,
-        p=p,
-        scribble_weight=scribble_weight,
-    )
+    config = TrainConfig.of(locals(), min_labels)  # the training settings among the above
     net, result = fit(
         x,
         config,
@@ -197,25 +191,9 @@ def run_cnn(
             merge_threshold = auto_merge_threshold(features.shape[-1])
         if scribbles is not None:  # scribbles name classes: keep them
             merge_threshold = 0.0
-        labels = clean_by_superpixels(
-            labels, layout.samples, superpixels, merge_threshold, merge_label_weight
-        )
+        merge = (merge_threshold, merge_label_weight)
+        labels = clean_by_superpixels(labels, layout.samples, superpixels, merge)
     return labels.reshape(features.shape[:-1])
-
-
-def clean_by_superpixels(
-    labels, samples, superpixels: Superpixels, merge_threshold=0.0, merge_label_weight=25.0
-) -> np.ndarray:
-    """The final cleanup at full resolution, over the superpixels of ``samples``
-    (n, *spatial, channels): every superpixel takes its most frequent label, or with
-    ``merge_threshold > 0`` the superpixels are joined into regions
-    (:func:`merge_superpixels`). Returns labels shaped like the superpixel ids."""
-    ids, n_ids = superpixels.compute(samples)
-    labels = labels.reshape(ids.shape)
-    if merge_threshold > 0:
-        features = samples.reshape(*ids.shape, samples.shape[-1])
-        return merge_superpixels(labels, ids, n_ids, features, merge_threshold, merge_label_weight)
-    return mode_per_superpixel(labels, ids, n_ids)
 
 
 def superpixel_spec(refinement, n_superpixels, compactness, graph_scale):
@@ -256,18 +234,8 @@ def fit(
         sp = torch.from_numpy(ids).to(x.device)
     net = build_net(x.shape[1], n_channels, n_conv, net_ndim, seed).to(x.device)
     x = channels_last(x)
-    result = train(
-        net,
-        x,
-        config,
-        reporter=reporter,
-        preview=preview,
-        scribbles=scribbles,
-        superpixels=sp,
-        n_superpixels=n_sp,
-        seed=seed,
-    )
-    return net, result
+    hooks = {"reporter": reporter, "preview": preview, "scribbles": scribbles}
+    return net, train(net, x, config, superpixels=sp, n_superpixels=n_sp, seed=seed, **hooks)
 
 
 def _preview(target, train_index, n_samples, full_spatial) -> np.ndarray:
@@ -326,8 +294,6 @@ def predict(net, x, samples, n_clusters, max_samples, seed, device, reporter) ->
 def _fit_feature_kmeans(body, x, n_clusters, max_samples, seed):
     """k-means (scikit-learn, seeded) over the hidden features of the training input."""
     import torch
-
-    from ..classical import fit_kmeans
 
     points = []
     with torch.no_grad():

@@ -10,6 +10,8 @@ import itertools
 
 import numpy as np
 
+from .._labels import nearest_upsample as nearest_upsample  # its importers' name
+
 #: activations (float32 values) one tile may hold per channel of the network
 TILE_VALUES = 1 << 25  # 128 MiB per live activation tensor
 
@@ -36,15 +38,6 @@ def resize_planes(x, shape: tuple[int, ...]):
     planes = x.reshape(-1, 1, *x.shape[-2:])
     out = F.interpolate(planes, size=tuple(shape[-2:]), mode="bilinear", antialias=True)
     return out.reshape(*lead, *shape[-2:])
-
-
-def nearest_upsample(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Nearest-neighbour resize of the last two axes of ``labels`` to ``shape``."""
-    if labels.shape[-2:] == tuple(shape[-2:]):
-        return labels
-    rows = (np.arange(shape[-2]) * labels.shape[-2]) // shape[-2]
-    cols = (np.arange(shape[-1]) * labels.shape[-1]) // shape[-1]
-    return labels[..., rows[:, None], cols[None, :]]
 
 
 def downsample_scribbles(scribbles: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

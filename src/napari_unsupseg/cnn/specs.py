@@ -7,10 +7,12 @@ project's recommended configuration of the same engine, faster and tuned.
 
 from __future__ import annotations
 
-from .._registry import MethodSpec, Param
+import inspect
 
-_MODULE = "napari_unsupseg.cnn.methods"
-_MEMORY = "napari_unsupseg.cnn.memory:estimate"
+from .._spec import MethodSpec, Param
+from .engine import run_cnn
+from .memory_estimate import estimate
+from .series import label_series
 
 
 def _n_channels(default):
@@ -70,16 +72,18 @@ def _train_size(default):
 
 LR = Param("lr", 0.1, "float", "SGD learning rate.", min=1e-6, max=10.0)
 MOMENTUM = Param("momentum", 0.9, "float", "SGD momentum.", min=0.0, max=0.999)
-SIMILARITY = Param(
-    "similarity_weight", 1.0, "float", "Weight of the feature-similarity loss.", min=0.0, max=100.0
-)
-CONTINUITY = Param(
+
+
+def _weight(name, default, help, max=100.0, relevant_when=None):
+    """A loss or cost weight, 0 or more."""
+    return Param(name, default, "float", help, min=0.0, max=max, relevant_when=relevant_when)
+
+
+SIMILARITY = _weight("similarity_weight", 1.0, "Weight of the feature-similarity loss.")
+CONTINUITY = _weight(
     "continuity_weight",
     1.0,
-    "float",
     "Weight of the spatial-continuity loss.",
-    min=0.0,
-    max=100.0,
     relevant_when=("weighting", ("fixed",)),
 )
 STACK_MODE = Param(
@@ -99,9 +103,7 @@ TRAIN_PLANES = Param(
     relevant_when=("stack_mode", ("reference",)),
 )
 SCRIBBLES = Param("scribbles", None, "array", "Label image of user scribbles (0: none).")
-SCRIBBLE_WEIGHT = Param(
-    "scribble_weight", 0.5, "float", "Weight of the scribble loss.", min=0.0, max=100.0
-)
+SCRIBBLE_WEIGHT = _weight("scribble_weight", 0.5, "Weight of the scribble loss.")
 WEIGHTING = Param(
     "weighting",
     "fsf",
@@ -111,7 +113,7 @@ WEIGHTING = Param(
 )
 
 
-def _p(default):
+def _p(default=15.0):
     return Param(
         "p",
         default,
@@ -151,15 +153,19 @@ REFINEMENT = Param(
     "(Felzenszwalb, edge-following), slic, or none.",
     choices=("graph", "slic", "none"),
 )
-GRAPH_SCALE = Param(
-    "graph_scale",
-    100.0,
-    "float",
-    "Graph superpixels: Felzenszwalb's scale; higher gives larger superpixels.",
-    min=1.0,
-    max=1e5,
-    relevant_when=("refinement", ("graph",)),
-)
+
+
+def graph_scale(relevant_when=("refinement", ("graph",))):
+    return Param(
+        "graph_scale",
+        100.0,
+        "float",
+        "Graph superpixels: Felzenszwalb's scale; higher gives larger superpixels.",
+        min=1.0,
+        max=1e5,
+        relevant_when=relevant_when,
+    )
+
 
 MERGE_THRESHOLD = Param(
     "merge_threshold",
@@ -174,71 +180,74 @@ MERGE_THRESHOLD = Param(
     special=("auto",),
     relevant_when=("refinement", ("graph",)),
 )
-MERGE_LABEL_WEIGHT = Param(
+MERGE_LABEL_WEIGHT = _weight(
     "merge_label_weight",
     25.0,
-    "float",
     "Final cleanup: cost of two superpixels labelled wholly apart by the network.",
-    min=0.0,
     max=1e4,
     relevant_when=("refinement", ("graph",)),
 )
 
 
-def _n_superpixels(default=10000):
-    return Param(
-        "n_superpixels",
-        default,
-        "int",
-        "SLIC superpixels (per full-size image).",
-        min=1,
-        relevant_when=("refinement", ("slic",)),
-    )
+def slic(n_superpixels=10000, compactness=100.0, relevant_when=("refinement", ("slic",))):
+    """SLIC's two parameters (Kanezaki's superpixels)."""
+    return (
+        Param("n_superpixels", n_superpixels, "int", "SLIC superpixels (per full-size image).",
+              min=1, relevant_when=relevant_when),
+        Param("compactness", compactness, "float", "SLIC compactness: colour vs space.",
+              min=1e-3, relevant_when=relevant_when),
+    )  # fmt: skip
 
 
-COMPACTNESS = Param(
-    "compactness",
-    100.0,
-    "float",
-    "SLIC compactness: colour vs space.",
-    min=1e-3,
-    relevant_when=("refinement", ("slic",)),
-)
-
-_CNN_PARAMS = (
+#: the recommended training (cnn, and cnn+kmeans before its k-means)
+_RECOMMENDED_TRAINING = (
     *_common(**_RECOMMENDED),
     SIMILARITY,
     WEIGHTING,
     CONTINUITY,
-    _p(15.0),
+    _p(),
     REFINEMENT,
-    GRAPH_SCALE,
+    graph_scale(),
+)
+_CNN_PARAMS = (
+    *_RECOMMENDED_TRAINING,
     MERGE_THRESHOLD,
     MERGE_LABEL_WEIGHT,
-    _n_superpixels(),
-    COMPACTNESS,
+    *slic(),
     SCRIBBLES,
     SCRIBBLE_WEIGHT,
 )
 
 
-def _spec(name, function, description, params, paper):
+#: the engine's settings that no parameter of a method sets are unused (None), but for
+#: these switches, which are off unless the method turns them on
+_OFF = {"scribbles": None, "refinement": "none", "refine_output": False, "n_clusters": 0}
+_ENGINE = [
+    p.name for p in inspect.signature(run_cnn).parameters.values() if p.kind == p.KEYWORD_ONLY
+]
+
+
+def _spec(name, description, params, paper, **fixed):
+    """A CNN method: ``fixed`` are the engine settings that make it (not parameters)."""
+    names = {p.name for p in params} | {"seed", "device", "reporter"}
+    unused = {key: _OFF.get(key) for key in _ENGINE if key not in names}
     return MethodSpec(
         name=name,
         description=description,
-        entry_point=f"{_MODULE}:{function}",
+        run=run_cnn,
+        estimate=estimate,
         params=params,
+        fixed={**unused, **fixed},
+        series=label_series,
         uses_torch=True,
         iterative=True,
         paper=paper,
         spatial_ndims=(2, 3),
-        memory_estimate=_MEMORY,
     )
 
 
 METHODS = (
     _spec(
-        "cnn",
         "cnn",
         "Self-training CNN, recommended settings: a short training on a reduced copy "
         "with the FSF continuity loss, final labels cleaned by graph superpixels "
@@ -246,57 +255,56 @@ METHODS = (
         _CNN_PARAMS,
         "Kim et al. 2020 with Guermazi, Ksantini & Khan's weighting; "
         "settings chosen by measurement",
+        # the superpixels that refine the targets also clean the final labels
+        refine_output=True,
     ),
     _spec(
         "cnn-superpixel",
-        "cnn_superpixel",
         "Self-training CNN with SLIC superpixel refinement (Kanezaki 2018).",
         (
             *_common(),
-            _n_superpixels(),
-            COMPACTNESS,
+            *slic(),
         ),
         "Kanezaki, ICASSP 2018",
+        # cross-entropy against SLIC-refined labels, nothing else
+        refinement="slic",
+        weighting="none",
+        similarity_weight=1.0,
     ),
     _spec(
         "cnn-continuity",
-        "cnn_continuity",
         "Self-training CNN with a spatial-continuity loss, optional scribbles (Kim 2020).",
         (*_common(), SIMILARITY, CONTINUITY, SCRIBBLES, SCRIBBLE_WEIGHT),
         "Kim, Kanezaki & Tanaka, IEEE TIP 2020",
+        # similarity + fixed-weight spatial continuity (+ scribbles)
+        weighting="fixed",
     ),
     _spec(
         "cnn-fsf",
-        "cnn_fsf",
         "Kim 2020 with continuity weight q'/p each iteration (feature similarity focus).",
-        (*_common(), SIMILARITY, _p(15.0), SCRIBBLES, SCRIBBLE_WEIGHT),
+        (*_common(), SIMILARITY, _p(), SCRIBBLES, SCRIBBLE_WEIGHT),
         "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
         "Unsupervised Image Segmentation', FSF",
+        # feature similarity focus: continuity weight q'/p each iteration
+        weighting="fsf",
     ),
     _spec(
         "cnn-scf",
-        "cnn_scf",
         "Kim 2020 with continuity weight p/q' each iteration (spatial continuity focus).",
         (*_common(), SIMILARITY, _p(50.0), SCRIBBLES, SCRIBBLE_WEIGHT),
         "Guermazi, Ksantini & Khan, 'A Dynamically Weighted Loss Function for "
         "Unsupervised Image Segmentation', SCF",
+        # spatial continuity focus: continuity weight p/q' each iteration
+        weighting="scf",
     ),
     _spec(
         "cnn+kmeans",
-        "cnn_kmeans",
         "Ensemble: train the CNN with cnn's settings, then k-means (n_clusters) over its "
         "hidden per-pixel features, the map its 1x1 classifier reads; each graph "
         "superpixel then takes its most frequent class.",
         (
-            *_common(**_RECOMMENDED),
-            SIMILARITY,
-            WEIGHTING,
-            CONTINUITY,
-            _p(15.0),
-            REFINEMENT,
-            GRAPH_SCALE,
-            _n_superpixels(),
-            COMPACTNESS,
+            *_RECOMMENDED_TRAINING,
+            *slic(),
             Param("n_clusters", 6, "int", "Classes k-means makes of the features.", min=1, max=256),
             Param(
                 "max_samples",
@@ -309,5 +317,9 @@ METHODS = (
         ),
         "Boinpally, Mehta & Shukla, 'Image Segmentation using Unsupervised Learning' "
         "(ensemble named there, defined here)",
+        # classes cleaned by superpixels, never the region merge: the user chose a
+        # number of classes
+        refine_output=True,
+        merge_threshold=0.0,
     ),
 )

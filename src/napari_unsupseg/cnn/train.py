@@ -10,28 +10,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from ..superpixels import superpixel_mode
 from .allocation import reuse_freed_memory
 from .losses import IGNORE, continuity_weight, self_training_loss
-from .refine import superpixel_mode
 
 
 @dataclass
 class TrainConfig:
-    """What one training run does (the papers' values are the defaults)."""
+    """What one training run does; each method's values come from its spec
+    (:mod:`napari_unsupseg.cnn.specs`), ``None`` where its weighting leaves one unused."""
 
-    max_iter: int = 1000
-    min_labels: int = 3  # stop when the label count falls to this (0: never)
-    patience: int = 0  # stop after this many iterations without a label change (0: never)
-    lr: float = 0.1
-    momentum: float = 0.9
-    similarity_weight: float = 1.0
-    weighting: str = "fixed"  # "none", "fixed", "fsf" or "scf"
-    continuity_weight: float = 1.0
-    p: float = 15.0
-    scribble_weight: float = 0.5
+    max_iter: int
+    min_labels: int  # stop when the label count falls to this (0: never)
+    patience: int  # stop after this many iterations without a label change (0: never)
+    lr: float
+    momentum: float
+    similarity_weight: float
+    weighting: str  # "none", "fixed", "fsf" or "scf"
+    continuity_weight: float | None
+    p: float | None
+    scribble_weight: float | None
     batch_size: int = 0  # samples per step when training on many (0: all)
+
+    @classmethod
+    def of(cls, settings, min_labels: int, batch_size: int = 0) -> TrainConfig:
+        """The training part of a method's ``settings`` (``min_labels`` resolved)."""
+        names = [f.name for f in fields(cls) if f.name not in ("min_labels", "batch_size")]
+        return cls(**{n: settings[n] for n in names}, min_labels=int(min_labels),
+                   batch_size=batch_size)  # fmt: skip
 
 
 @dataclass

@@ -14,9 +14,11 @@ from .._guard import run_guarded
 from .._memory import check_fits, cuda_free_memory
 from .._preprocess import prepare_image
 from .._progress import CancelCheck, ProgressCallback, Reporter
+from .._spec import MethodSpec
 from .engine import class_table
+from .memory_estimate import estimate, estimate_planes
 from .net import MIN_SIZE
-from .specs import METHOD
+from .specs import PARAMS
 
 _ADVICE = (
     "use device='cpu' (more memory than most GPUs) or 'cuda', a smaller width or "
@@ -154,11 +156,26 @@ def transfer_labels(
 
 
 def _check_memory(targets, source, params, device) -> None:
-    from .memory import estimate_planes
-
     needed = estimate_planes([t.shape for t in targets], source.shape, params)
     what = f"'transfer' on {sum(t.shape[0] for t in targets)} target plane(s)"
     check_fits(needed, what, _ADVICE)
     gpu_free = cuda_free_memory(device)
     if gpu_free is not None:
         check_fits(needed, what, _ADVICE, available=gpu_free, where="GPU memory")
+
+
+METHOD = MethodSpec(
+    name="transfer",
+    description="Label transfer across domains: learn the source's classes from one "
+    "annotated image and adapt to the target by adversarial learning in the output "
+    "space (Tsai et al. 2018).",
+    run=transfer_labels,
+    estimate=estimate,
+    params=PARAMS,
+    uses_torch=True,
+    iterative=True,
+    paper='Tsai et al., "Learning to Adapt Structured Output Space for Semantic '
+    'Segmentation", CVPR 2018',
+    spatial_ndims=(2, 3),
+    guided=True,
+)

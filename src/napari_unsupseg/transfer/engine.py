@@ -18,7 +18,7 @@ LABEL_ZERO = ("class", "unlabelled")
 PREVIEW_PIXELS = 512 * 512
 
 
-def class_table(source_labels: np.ndarray, label_zero: str = "class"):
+def class_table(source_labels: np.ndarray, label_zero: str):
     """The source's label ids and each pixel's class index (IGNORE where label 0 marks
     unannotated pixels). Returns (ids, int64 class indices of the labels' shape)."""
     if label_zero not in LABEL_ZERO:
@@ -64,10 +64,10 @@ def run_transfer(
     source: np.ndarray,
     source_labels: np.ndarray,
     *,
-    seed: int = 0,
-    device="auto",
-    reporter=None,
-    label_zero: str = "class",
+    seed: int,
+    device,
+    reporter,
+    label_zero: str,
     **params,
 ) -> list[np.ndarray]:
     """Learn the classes of ``source_labels`` (n, Y, X) on ``source`` (n, Y, X, C),

@@ -1,4 +1,5 @@
-"""The ``transfer`` method's parameters (no torch import here).
+"""The ``transfer`` method's parameters (no torch import here); its spec, ``METHOD``,
+stands beside its entry point in :mod:`napari_unsupseg.transfer.api`.
 
 Label transfer is guided, not unsupervised: it needs a labelled source image, so it is
 not listed among the segmenters of :func:`napari_unsupseg.available_methods`, but
@@ -9,7 +10,7 @@ and target made from different seeds; see docs/methods/transfer.md).
 
 from __future__ import annotations
 
-from .._registry import MethodSpec, Param
+from .._spec import Param
 from .engine import LABEL_ZERO
 
 PARAMS = (
@@ -61,20 +62,4 @@ PARAMS = (
         min=4,
         max=256,
     ),
-)
-
-METHOD = MethodSpec(
-    name="transfer",
-    description="Label transfer across domains: learn the source's classes from one "
-    "annotated image and adapt to the target by adversarial learning in the output "
-    "space (Tsai et al. 2018).",
-    entry_point="napari_unsupseg.transfer.api:transfer_labels",
-    params=PARAMS,
-    uses_torch=True,
-    iterative=True,
-    paper='Tsai et al., "Learning to Adapt Structured Output Space for Semantic '
-    'Segmentation", CVPR 2018',
-    spatial_ndims=(2, 3),
-    memory_estimate="napari_unsupseg.transfer.memory:estimate",
-    guided=True,
 )

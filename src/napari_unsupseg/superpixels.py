@@ -1,4 +1,6 @@
-"""Kanezaki (2018)'s superpixel refinement: every pixel takes its superpixel's most
+"""Superpixels and the region merge, below every engine (the CNNs, DIC, Felzenszwalb).
+
+Kanezaki (2018)'s superpixel refinement: every pixel takes its superpixel's most
 frequent label. One ``bincount`` over (superpixel, label) pairs, no Python loop.
 
 Superpixels are SLIC's (the paper's) or Felzenszwalb's graph segments, whose edges
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._labels import compact_labels, face_neighbour_slices
+from ._labels import compact_labels, face_neighbour_slices, nearest_upsample
 
 REFINEMENTS = ("none", "slic", "graph")
 #: Felzenszwalb's smallest segment (pixels at full resolution) and smoothing (0.5:
@@ -101,8 +103,6 @@ def graph_superpixels(
     before each plane (progress, cancellation)."""
     from skimage.segmentation import felzenszwalb
 
-    from .infer import nearest_upsample
-
     samples = np.asarray(samples)
     spatial = samples.shape[1:-1]
     planes = samples.reshape(-1, *spatial[-2:], samples.shape[-1])
@@ -126,6 +126,21 @@ def graph_superpixels(
         out[index] = nearest_upsample(ids, plane.shape[:2]) + offset
         offset += int(ids.max()) + 1
     return out.reshape(samples.shape[:-1]), offset
+
+
+def clean_by_superpixels(
+    labels, samples, superpixels: Superpixels, merge: tuple[float, float] | None = None
+) -> np.ndarray:
+    """The final cleanup at full resolution, over the superpixels of ``samples``
+    (n, *spatial, channels): every superpixel takes its most frequent label, or with
+    ``merge`` = (threshold > 0, label weight) the superpixels are joined into regions
+    (:func:`merge_superpixels`). Returns labels shaped like the superpixel ids."""
+    ids, n_ids = superpixels.compute(samples)
+    labels = labels.reshape(ids.shape)
+    if merge is not None and merge[0] > 0:
+        features = samples.reshape(*ids.shape, samples.shape[-1])
+        return merge_superpixels(labels, ids, n_ids, features, *merge)
+    return mode_per_superpixel(labels, ids, n_ids)
 
 
 def mode_per_superpixel(labels: np.ndarray, superpixels: np.ndarray, n_superpixels: int):

@@ -17,11 +17,11 @@ def estimate_planes(target_shapes, source_shape, params) -> int:
     training activations of both domains' crops, one prediction tile, the labels."""
     inputs = sum(int(np.prod(s)) for s in (*target_shapes, source_shape)) * 4
     target_pixels = sum(int(np.prod(s[:-1])) for s in target_shapes)
-    width = int(params.get("width", 16))
-    crop = int(params.get("crop_size", 48)) ** 2 * int(params.get("batch_size", 4))
+    width = int(params["width"])
+    crop = int(params["crop_size"]) ** 2 * int(params["batch_size"])
     layers = len(DILATIONS) + 1
     training = 2 * crop * width * layers * _MAPS_PER_LAYER * 4
-    discriminator = 2 * crop * int(params.get("discriminator_width", 32)) * 4 * 4
+    discriminator = 2 * crop * int(params["discriminator_width"]) * 4 * 4
     tile = 3 * TILE_VALUES * 4
     labels = (target_pixels + int(np.prod(source_shape[:-1]))) * (4 + 8 * 2)
     return int(inputs + training + discriminator + tile + labels)
