@@ -8,11 +8,10 @@ from ._api import segment, segment_series
 from ._memory import InsufficientMemoryError
 from ._progress import Progress, SegmentationCancelled
 from ._registry import MethodSpec, Param, available_methods, get_method
+from ._version import __version__
 from .evaluation import best_match_ious, evaluate, segment_table, write_csv
 from .measurements import measure
 from .transfer.api import transfer_labels
-
-__version__ = "0.1.0"
 
 __all__ = [
     "InsufficientMemoryError",

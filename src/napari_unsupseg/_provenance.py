@@ -28,7 +28,7 @@ class Provenance:
     @classmethod
     def now(cls, command: Sequence[str] | None = ()) -> Provenance:
         """The provenance of a run starting now, launched by ``command``."""
-        from . import __version__
+        from ._version import __version__
 
         return cls(
             version=__version__,

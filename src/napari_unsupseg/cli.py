@@ -48,7 +48,7 @@ exit codes: 0 all ok (or already done), 1 some images failed, 2 usage error,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="unsupseg",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__
 from .._registry import get_method
+from .._version import __version__
 from . import _layers
 from ._lazy import label_count
 from ._outputs import CREATED_BY

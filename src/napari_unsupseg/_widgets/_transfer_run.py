@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__
 from .._registry import get_method
+from .._version import __version__
 from . import _layers
 from ._outputs import CREATED_BY
 from ._run import Run
