@@ -249,3 +249,14 @@ def test_evaluate_returns_valid_scores_or_raises_clearly(pair, split, ignore_bac
         assert ("boundary_f" in result) == boundary
     assert labels.tobytes() == labels_before.tobytes()
     assert truth.tobytes() == truth_before.tobytes()
+
+
+def test_an_annotator_who_labelled_nothing_is_not_the_coarse_one():
+    """Found by the property test above: with 0 as background, an annotator whose every
+    pixel is background has no scored segment; Coarse is the fewest *scored* segments,
+    not NaN."""
+    labels = np.array([[1, 1, 2, 2]])
+    truth = np.array([[[0, 0, 0, 0]], [[1, 1, 2, 2]], [[1, 1, 1, 1]]])
+    result = evaluate(labels, truth, ignore_background=True)
+    assert result["miou_fine"] == 1.0
+    assert result["miou_coarse"] == 0.5

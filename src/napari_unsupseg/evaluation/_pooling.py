@@ -15,11 +15,14 @@ def pool_best_ious(per_image: Sequence[Sequence[np.ndarray]]) -> dict[str, float
 
     All: every segment of every annotator of every image. Fine: per image the annotator
     with the most segments (the first on ties), Coarse the one with the fewest, their
-    segments pooled over images. NaN where no segment is scored; an image without
-    annotators is passed over.
+    segments pooled over images. An annotator with no scored segment (every pixel
+    ignored as background) is neither: its image's Coarse is the fewest *scored*
+    segments, as the per-annotator means pass such an annotator over. NaN where no
+    segment is scored; an image without annotators is passed over.
     """
     every, fine, coarse = [], [], []
     for annotators in per_image:
+        annotators = [ious for ious in annotators if len(ious)]
         if not annotators:
             continue
         sizes = [len(ious) for ious in annotators]
