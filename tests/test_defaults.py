@@ -1,10 +1,11 @@
 """Each method's defaults are written once, in its spec: what ``available_methods()``
 reports (its parameters' defaults, plus the engine settings fixed beside them) is what
 a run without parameters hands the engine, whichever way it comes: ``segment()``,
-``segment_series``, the memory estimate, the lazy path, the command line, batch and
-bench. The engines are spies here (they record what they are given and return blank
-labels), so every method is checked in seconds. And no engine signature, and no
-``params.get(name, fallback)``, holds another value for a name a spec declares."""
+``segment_series``, the memory estimate, the lazy path, the command line, batch,
+bench and the segmentation dock. The engines are spies here (they record what they
+are given and return blank labels), so every method is checked in seconds. And no
+engine signature, and no ``params.get(name, fallback)``, holds another value for a
+name a spec declares."""
 
 from __future__ import annotations
 
@@ -265,3 +266,18 @@ def test_fixed_settings_and_parameters_cover_the_cnn_engine_exactly():
         if spec.run is run_cnn:
             assert set(spec.defaults).isdisjoint(spec.fixed), name
             assert set(spec.defaults) | set(spec.fixed) == keywords, name
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_the_dock_gives_the_engine_the_specs_defaults(name, spy, make_napari_viewer, qtbot):
+    """The segmentation dock's form, left as it opens, runs the spec's defaults."""
+    from napari_unsupseg._widgets.segment import SegmentWidget
+
+    calls = spy(name)
+    viewer = make_napari_viewer()
+    viewer.add_image(IMAGE, name="photo", rgb=True)
+    widget = SegmentWidget(viewer)
+    widget._method.value = name
+    widget.run()
+    qtbot.waitUntil(lambda: not widget.is_running, timeout=60_000)
+    assert calls["run"] == [expected(name)]
