@@ -281,3 +281,16 @@ def test_the_dock_gives_the_engine_the_specs_defaults(name, spy, make_napari_vie
     widget.run()
     qtbot.waitUntil(lambda: not widget.is_running, timeout=60_000)
     assert calls["run"] == [expected(name)]
+
+
+def test_the_public_functions_agree_on_the_run_keywords():
+    """``transfer_labels`` states its keywords in its own signature (its docs list
+    them); every keyword it shares with ``segment()`` has ``segment()``'s default, and
+    ``segment_series`` binds to ``segment()``'s signature outright."""
+    from napari_unsupseg import transfer_labels
+
+    run = inspect.signature(segment).parameters
+    for function in (transfer_labels, segment_series):
+        for name, parameter in inspect.signature(function).parameters.items():
+            if name in run and parameter.default is not inspect.Parameter.empty:
+                assert parameter.default == run[name].default, (function.__name__, name)
