@@ -145,10 +145,18 @@ def stretch(features: np.ndarray) -> np.ndarray:
     fluorescence (8-bit data scaled by 255 fills a tenth of the range) gets the
     contrast every segmenter's defaults assume."""
     points = features.reshape(-1, features.shape[-1])
-    sample = points[:: max(1, points.shape[0] // 1_000_000)]
-    low, high = np.percentile(sample, (0.5, 99.5), axis=0)
-    span = np.where(high > low, high - low, 1.0).astype(np.float32)
-    out = (features - low.astype(np.float32)) / span
+    return stretch_with(features, *stretch_levels(points[:: max(1, points.shape[0] // 1_000_000)]))
+
+
+def stretch_levels(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, span) per channel of :func:`stretch`, from (pixels, channels) ``points``."""
+    low, high = np.percentile(points, (0.5, 99.5), axis=0)
+    return low.astype(np.float32), np.where(high > low, high - low, 1.0).astype(np.float32)
+
+
+def stretch_with(features: np.ndarray, low, span) -> np.ndarray:
+    """``features`` rescaled by :func:`stretch_levels`' ``low`` and ``span``, clipped."""
+    out = (features - low) / span
     return np.clip(out, 0.0, 1.0, out=out)
 
 
