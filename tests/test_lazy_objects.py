@@ -205,3 +205,18 @@ def test_the_provisional_ids_are_numbered_without_the_whole_array():
     numbered = _objects.numbered_objects(provisional)
     with dask.config.set(scheduler="threads"):
         np.testing.assert_array_equal(numbered.compute(), [[0, 2, 2, 3], [1, 1, 1, 3]])
+
+
+def test_the_memory_check_counts_the_objects_steps(monkeypatch):
+    """A 100000x100000 grey image in chunks of 1024: objects cost more per chunk than
+    classes (their context and steps), and too many chunks at once are refused."""
+    from napari_unsupseg import _memory
+    from napari_unsupseg._memory import InsufficientMemoryError
+    from napari_unsupseg.chunked._prepare import prepare_lazy
+
+    huge = da.zeros((100_000, 100_000), dtype=np.uint8, chunks=(1024, 1024))
+    features = prepare_lazy(huge).features
+    assert _objects.objects_chunk_bytes(features) == (1024 + 520) ** 2 * 96
+    monkeypatch.setattr(_memory, "available_memory", lambda: 8 * 1024**3)
+    with pytest.raises(InsufficientMemoryError, match="fewer workers"):
+        segment(huge, "kmeans", output="objects", workers=40)

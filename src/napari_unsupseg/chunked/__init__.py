@@ -97,6 +97,11 @@ def lazy_classes(
     if features.ndim - 1 not in spec.spatial_ndims:
         raise ValueError(f"method {method!r} does not segment {features.ndim - 1}D images")
     needed = chunked_estimate(spec, features, spec.settings(resolved), device, workers)
+    if kind == "objects":
+        from ._memory import parallel_chunks
+        from ._objects import objects_chunk_bytes
+
+        needed += parallel_chunks(workers) * objects_chunk_bytes(features)
     what = (
         f"{method!r} on a lazy image of {features.shape[:-1]}, chunks of {features.chunksize[:-1]}"
     )

@@ -41,6 +41,9 @@ MAX_SAMPLE_FACTOR = 4
 CONTEXT_DIAMETERS = 2.0
 #: and at most this many pixels a side
 MAX_OBJECT_CONTEXT = 256
+#: the object steps' peak per pixel of a grown chunk (measured: 92 bytes traced on a
+#: 1120x1120 block of disks), on top of the classes'
+OBJECT_BYTES_PER_PIXEL = 96
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,16 @@ class LazyObjectPlan:
     def objects(self, classes: np.ndarray, intensity: np.ndarray) -> np.ndarray:
         """Objects of a grown block, ids in no particular order (0: background)."""
         return obj.split_touching(self.foreground(classes, intensity), self.radius, self.spacing)
+
+
+def objects_chunk_bytes(features) -> int:
+    """The object steps' peak on one chunk of the lazy ``features``, grown by the
+    largest context (the radius is not known yet when memory is checked)."""
+    grown = [
+        min(int(c) + 2 * (MAX_OBJECT_CONTEXT + 4), int(n))
+        for c, n in zip(features.chunksize[:-1], features.shape[:-1], strict=True)
+    ]
+    return int(np.prod(grown)) * OBJECT_BYTES_PER_PIXEL
 
 
 def object_sample(features) -> tuple[np.ndarray, np.ndarray]:
