@@ -6,7 +6,8 @@ when every object, or clump of touching objects, reaches less than the context (
 object diameters, at most 256 pixels) beyond any chunk it crosses; an object longer
 than that may get one id per chunk it crosses. With the CNN's cleanup the classes
 themselves may differ by up to 2% of pixels (tests/test_lazy.py), and each object
-still matches its in-memory object.
+still matches its in-memory object. A background flattened in memory is flattened
+chunk by chunk with the Gaussian's context: the same objects.
 """
 
 import tracemalloc
@@ -117,6 +118,29 @@ def test_an_object_longer_than_the_context_is_the_stated_limit():
     assert agreement(whole, lazy) == 1.0
 
 
+def test_a_glowing_background_is_flattened_as_in_memory():
+    """Disks on a broad glow, which the in-memory run flattens: chunks flattened with
+    the background Gaussian's context give the same objects."""
+    from napari_unsupseg._api import run_segmentation
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:512, :512]
+    glow = 120 * np.exp(-((yy - 200) ** 2 + (xx - 300) ** 2) / (2 * 110.0**2))
+    truth = np.zeros(yy.shape, np.int32)
+    centres = [(y, x) for y in range(30, 512, 56) for x in range(30, 512, 56)]
+    for index, (y, x) in enumerate(centres, 1):
+        truth[(yy - y) ** 2 + (xx - x) ** 2 <= 81] = index
+    image = 20 + glow + 70 * (truth > 0) + rng.normal(0, 6, truth.shape)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    whole = run_segmentation(image, "kmeans", output="objects")
+    assert whole.plan.flatten
+    lazy = segment(da.from_array(image), "kmeans", output="objects", chunk=128)
+    assert lazy.numblocks == (2, 2)  # chunks grown to hold the Gaussian's context
+    labels = lazy.compute()
+    assert labels.max() == whole.labels.max() == len(centres)
+    assert agreement(whole.labels, labels) == 1.0
+
+
 def test_a_volume_with_spacing_gets_the_in_memory_objects():
     """Balls in a stack with z steps twice the pixel size, some across the chunks'
     borders (z = 20, y and x = 32)."""
@@ -216,7 +240,7 @@ def test_the_memory_check_counts_the_objects_steps(monkeypatch):
 
     huge = da.zeros((100_000, 100_000), dtype=np.uint8, chunks=(1024, 1024))
     features = prepare_lazy(huge).features
-    assert _objects.objects_chunk_bytes(features) == (1024 + 520) ** 2 * 96
+    assert _objects.objects_chunk_bytes(features) == (1024 + 1032) ** 2 * 96
     monkeypatch.setattr(_memory, "available_memory", lambda: 8 * 1024**3)
     with pytest.raises(InsufficientMemoryError, match="fewer workers"):
         segment(huge, "kmeans", output="objects", workers=40)

@@ -111,12 +111,12 @@ def lazy_classes(
     reporter.check()
     prepare, plan = prepared.scale, None
     if kind == "objects":
-        from ._objects import chained, plan_objects
+        from ._objects import chained, plan_objects, prepared_features
 
         reporter.update(0, 1, stage="measuring the objects")
         plan, sample = plan_objects(features, objects["spacing"], objects["object_diameter"])
-        prepare = chained(prepared.scale, plan.stretch)
-        features = data.map_blocks(prepare, dtype=np.float32)
+        prepare = chained(prepared.scale, plan.prepare)
+        features = prepared_features(data, prepare, plan.flatten_context())
     if spec.uses_torch:
         from ._cnn import train_predictor
 
@@ -138,7 +138,8 @@ def lazy_classes(
     from ._objects import grown_objects, with_classes
 
     plan = with_classes(plan, sample, predictor, objects["background_classes"])
-    depth = tuple(a + b for a, b in zip(depth, plan.context(), strict=True))
+    contexts = zip(depth, plan.context(), plan.flatten_context(), strict=True)
+    depth = tuple(sum(context) for context in contexts)
     provisional = map_with_context(
         grown_objects, data, depth, dtype=np.int64, prepare=prepare, predictor=predictor,
         plan=plan, image_shape=tuple(data.shape[:-1]),

@@ -19,8 +19,9 @@ chunk only. Two blocks that see the whole of an object give it the same pixels, 
 same first pixel, so the same id, deterministically, and two touching objects split by
 the watershed keep two ids (no merging by pixels touching across a face). The ids are
 then numbered 1..N largest first, as in memory, from the per-chunk sizes (a small
-reduction) and a lazy lookup. Background flattening is not done chunk by chunk
-(docs/big-images.md says where results may differ).
+reduction) and a lazy lookup. When the sample says the background is to be flattened
+(as in memory), each chunk is flattened with the background Gaussian's reach of
+context (at most :data:`MAX_FLATTEN_CONTEXT` pixels), divided by the sample's level.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import objects as obj
-from ._prepare import strided_sample
 
 #: the sample the global quantities are read from has at most this many pixels
 SAMPLE_PIXELS = 1 << 21
@@ -41,6 +41,8 @@ MAX_SAMPLE_FACTOR = 4
 CONTEXT_DIAMETERS = 2.0
 #: and at most this many pixels a side
 MAX_OBJECT_CONTEXT = 256
+#: the background Gaussian sees at most this many pixels beyond a chunk
+MAX_FLATTEN_CONTEXT = 256
 #: the object steps' peak per pixel of a grown chunk (measured: 92 bytes traced on a
 #: 1120x1120 block of disks), on top of the classes'
 OBJECT_BYTES_PER_PIXEL = 96
@@ -58,7 +60,14 @@ class LazyObjectPlan:
     threshold: float = -np.inf  # Otsu's level on the smoothed class-mean image
     background_classes: tuple[int, ...] | None = None
 
-    def stretch(self, block: np.ndarray) -> np.ndarray:
+    flatten_top: np.ndarray | None = None  # the flattened sample's 99.5th percentiles
+
+    def prepare(self, block: np.ndarray) -> np.ndarray:
+        """Normalised features -> what the segmenter sees: flattened when the sample
+        said so (as in memory, but on the grown block), then stretched."""
+        if self.flatten_top is not None:
+            flat = obj.subtract_background(block, self.radius, self.spacing)
+            block = obj.scale_flat(flat, self.flatten_top)
         return obj.stretch_with(block, self.low, self.span)
 
     def context(self) -> tuple[int, ...]:
@@ -66,6 +75,13 @@ class LazyObjectPlan:
         smoothing's reach."""
         diameters = CONTEXT_DIAMETERS * 2 * self.radius / np.asarray(self.spacing)
         return tuple(math.ceil(min(d, MAX_OBJECT_CONTEXT)) + 4 for d in diameters)
+
+    def flatten_context(self) -> tuple[int, ...]:
+        """The background Gaussian's reach per axis (capped), or none."""
+        if self.flatten_top is None:
+            return (0,) * len(self.spacing)
+        sigmas = obj.FLATTEN_RADII * self.radius / np.asarray(self.spacing)
+        return tuple(math.ceil(min(4 * s + 0.5, MAX_FLATTEN_CONTEXT)) for s in sigmas)
 
     def foreground(self, classes: np.ndarray, intensity: np.ndarray) -> np.ndarray:
         from scipy import ndimage as ndi
@@ -83,9 +99,9 @@ class LazyObjectPlan:
 
 def objects_chunk_bytes(features) -> int:
     """The object steps' peak on one chunk of the lazy ``features``, grown by the
-    largest context (the radius is not known yet when memory is checked)."""
+    largest contexts (the radius is not known yet when memory is checked)."""
     grown = [
-        min(int(c) + 2 * (MAX_OBJECT_CONTEXT + 4), int(n))
+        min(int(c) + 2 * (MAX_OBJECT_CONTEXT + 4 + MAX_FLATTEN_CONTEXT), int(n))
         for c, n in zip(features.chunksize[:-1], features.shape[:-1], strict=True)
     ]
     return int(np.prod(grown)) * OBJECT_BYTES_PER_PIXEL
@@ -118,20 +134,47 @@ def object_sample(features) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plan_objects(features, spacing, object_diameter) -> tuple[LazyObjectPlan, np.ndarray]:
-    """(the plan's stretch and radius, the stretched sample) from the lazy normalised
-    ``features``; the classes' part comes once the segmenter is trained
-    (:func:`with_classes`)."""
-    ndim = features.ndim - 1
-    spacing = obj.as_spacing(spacing, ndim)
-    low, span = obj.stretch_levels(strided_sample(features, 1_000_000))
+    """(the plan's radius, flattening and stretch, the sample as the segmenter will see
+    it) from the lazy normalised ``features``, in the in-memory path's order; the
+    classes' part comes once the segmenter is trained (:func:`with_classes`)."""
+    spacing = obj.as_spacing(spacing, features.ndim - 1)
     sample, factors = object_sample(features)
-    sample = obj.stretch_with(sample, low, span)
+    sample_spacing = spacing * factors
+    intensity = obj.intensity_of(sample)
     if object_diameter is not None:
         radius = object_diameter / 2
     else:
-        radius = obj.object_radius(obj.intensity_of(sample), spacing * factors)
-    plan = LazyObjectPlan(float(radius), tuple(float(s) for s in spacing), low, span)
-    return plan, sample
+        radius = obj.object_radius(intensity, sample_spacing)
+    top = None
+    if obj.flattening_helps(intensity, radius, sample_spacing):
+        sample = obj.subtract_background(sample, radius, sample_spacing)
+        top = np.percentile(_thinned(sample), 99.5, axis=0)
+        sample = obj.scale_flat(sample, top)
+    low, span = obj.stretch_levels(_thinned(sample))
+    spacing = tuple(float(s) for s in spacing)
+    plan = LazyObjectPlan(float(radius), spacing, low, span, flatten_top=top)
+    return plan, obj.stretch_with(sample, low, span)
+
+
+def _thinned(features: np.ndarray) -> np.ndarray:
+    """At most about a million pixels of ``features``, as the in-memory levels take."""
+    points = features.reshape(-1, features.shape[-1])
+    return points[:: max(1, points.shape[0] // 1_000_000)]
+
+
+def prepared_features(data, prepare, context):
+    """Lazy features of the channel-last ``data`` through ``prepare``, each chunk with
+    ``context`` pixels of its neighbours (the background Gaussian's) where needed."""
+    from ._context import _at_least
+
+    if not any(context):
+        return data.map_blocks(prepare, dtype=np.float32)
+    depth = (*context, 0)
+    data = data.rechunk(tuple(_at_least(c, d) for c, d in zip(data.chunks, depth, strict=True)))
+    depth = tuple(0 if len(c) == 1 else d for c, d in zip(data.chunks, depth, strict=True))
+    return data.map_overlap(
+        prepare, depth=dict(enumerate(depth)), boundary="none", dtype=np.float32
+    )
 
 
 def with_classes(plan: LazyObjectPlan, sample: np.ndarray, predictor, background_classes):
