@@ -152,13 +152,11 @@ def _check_chunkable(spec) -> None:
     methods (the deep-clustering baselines) have no chunked prediction."""
     if not spec.uses_torch:
         return  # k-means and GMM, or a clear refusal from train_clusters
-    from ..cnn.engine import run_cnn
+    from ..cnn import specs as cnn_specs
+    from ._classical import CHUNKABLE
 
-    if spec.run is not run_cnn:
-        from .._registry import available_methods, get_method
-        from ._classical import CHUNKABLE
-
-        cnns = [n for n in available_methods() if get_method(n).run is run_cnn]
+    cnns = [s.name for s in cnn_specs.METHODS]
+    if spec.name not in cnns:
         raise ValueError(
             f"method {spec.name!r} cannot run on lazy (chunked) images; they take "
             f"{', '.join([*cnns, *CHUNKABLE])}. Or load the image into memory (np.asarray)"
