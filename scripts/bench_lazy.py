@@ -9,7 +9,10 @@ figures of a process's children add up.
     nice python scripts/bench_lazy.py --size 12288 --workdir /tmp/bench-lazy
 
 The image: the package's coffee photograph (van der Walt et al. 2014, scikit-image's
-sample) mirrored and tiled to the size asked for, written chunk by chunk (uint8 RGB).
+sample) mirrored and tiled to the size asked for, written chunk by chunk (uint8 RGB);
+or, with ``--image nuclei``, bright disks 18 pixels across on a dark noisy background
+(uint8 grey, one disk per 32x32 cell at a random place, many touching and crossing
+chunk borders), for ``--output objects``.
 """
 
 from __future__ import annotations
@@ -51,6 +54,27 @@ def make_image(path: Path, size: int, chunk: int) -> None:
             array[y : y + len(rows), x : x + len(cols)] = photo[rows[:, None], cols[None, :]]
 
 
+def make_nuclei(path: Path, size: int, chunk: int, seed: int = 0) -> None:
+    """Write the synthetic nuclei as a Zarr array, one chunk at a time."""
+    import zarr
+
+    if path.exists():
+        return
+    rng = np.random.default_rng(seed)
+    array = zarr.create_array(str(path), shape=(size, size), chunks=(chunk, chunk), dtype=np.uint8)
+    yy, xx = np.mgrid[:chunk, :chunk]
+    cells = chunk // 32
+    for y in range(0, size, chunk):
+        for x in range(0, size, chunk):
+            bright = np.zeros((chunk, chunk), bool)
+            centres = rng.integers(7, 26, (cells, cells, 2)) + 32 * np.indices((cells, cells)).T
+            for cy, cx in centres.reshape(-1, 2):
+                bright |= (yy - cy) ** 2 + (xx - cx) ** 2 <= 81
+            tile = 30 + 150 * bright + rng.normal(0, 10, bright.shape)
+            block = np.clip(tile, 0, 255).astype(np.uint8)
+            array[y : y + chunk, x : x + chunk] = block[: size - y, : size - x]
+
+
 def run(image: Path, out: Path, method: str, chunk: int, extra: list[str]) -> dict:
     command = [
         sys.executable, "-m", "napari_unsupseg.cli", "segment", str(image), "-m", method,
@@ -83,14 +107,22 @@ def main() -> None:
     parser.add_argument("--method", default="cnn")
     parser.add_argument("--workdir", default="/tmp/bench-lazy")
     parser.add_argument("--modes", default="threads,cluster")
+    parser.add_argument("--image", choices=("photo", "nuclei"), default="photo")
+    parser.add_argument("--output", default=None, help="--output of unsupseg segment")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    image = work / f"rgb{args.size}.zarr"
-    make_image(image, args.size, args.chunk)
+    if args.image == "nuclei":
+        image = work / f"nuclei{args.size}.zarr"
+        make_nuclei(image, args.size, args.chunk)
+    else:
+        image = work / f"rgb{args.size}.zarr"
+        make_image(image, args.size, args.chunk)
+    output = ["--output", args.output] if args.output else []
     extras = {"threads": [], "cluster": ["--workers", "2"]}
     for mode in args.modes.split(","):
-        result = run(image, work / f"out-{mode}", args.method, args.chunk, extras[mode])
+        out = work / f"out-{mode}"
+        result = run(image, out, args.method, args.chunk, extras[mode] + output)
         result["mode"] = mode
         print(json.dumps(result), flush=True)
 

@@ -118,7 +118,7 @@ def test_same_seed_same_labels():
 @pytest.mark.parametrize(
     ("method", "kwargs", "message"),
     [
-        ("cnn", {"output": "objects"}, "not available on lazy"),
+        ("iic", {"output": "classes"}, "cannot run on lazy"),
         ("felzenszwalb", {"output": "classes"}, "cannot run chunk by chunk"),
         ("kmeans", {"output": "classes", "spatial_weight": 1.0}, "spatial_weight"),
     ],
@@ -129,9 +129,8 @@ def test_what_cannot_be_chunked_is_refused_clearly(method, kwargs, message):
         segment(image, method, **kwargs)
 
 
-def test_auto_gives_a_lazy_grey_image_regions_since_objects_are_not_chunked():
-    image, _ = noisy_blocks((64, 64))
-    lazy = segment(da.from_array(image), "kmeans", n_clusters=4, chunk=32)
+def test_auto_gives_a_lazy_colour_image_regions():
+    lazy = segment(da.from_array(scene(64)), "kmeans", n_clusters=3, chunk=32)
     labels = lazy.compute()
     assert labels.min() == 1 and agreement(connected_regions(labels), labels) == 1.0
 

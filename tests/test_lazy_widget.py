@@ -49,6 +49,25 @@ def test_a_big_lazy_layer_gives_a_zarr_backed_labels_layer(qtbot, viewer_widget,
     assert isinstance(viewer.layers["scan"].data, da.Array)  # the source stays lazy
 
 
+def test_a_big_lazy_grey_layer_gets_objects(qtbot, viewer_widget, errors):
+    """output auto on a grey layer: objects, chunk by chunk, as segment() gives them."""
+    from test_lazy_objects import disks
+
+    viewer, widget = viewer_widget
+    image, truth = disks()
+    lazy = da.from_array(image, chunks=(80, 80))
+    viewer.add_image(lazy, name="nuclei")
+    configure(widget, "kmeans")
+    run_to_end(qtbot, widget)
+    assert not errors
+    layer = viewer.layers["nuclei kmeans"]
+    assert isinstance(layer.data, da.Array)
+    expected = segment(lazy, "kmeans", output="objects").compute()
+    np.testing.assert_array_equal(np.asarray(layer.data), expected)
+    assert layer.metadata["output_kind"] == "objects"
+    assert layer.metadata["n_labels"] == truth.max()
+
+
 def test_cancel_on_a_big_lazy_layer_adds_nothing(qtbot, viewer_widget):
     viewer, widget = viewer_widget
     viewer.add_image(da.from_array(scene(128), chunks=(64, 64, 3)), name="scan", rgb=True)

@@ -104,7 +104,11 @@ def segment(
 
     shared = {name: getattr(call, name) for name in _SHARED}
     if is_lazy(image):
-        return segment_lazy(image, method, **shared, output=output, threads=threads, **params)
+        objects = {"spacing": spacing, "object_diameter": object_diameter}
+        return segment_lazy(
+            image, method, **shared, output=output, threads=threads, **objects,
+            background_classes=background_classes, **params,
+        )  # fmt: skip
     spec = get_method(method)
     if spec.guided:  # prepares its source and target alike; keeps the ids
         with pinned_threads(check_threads(threads), uses_torch=True):

@@ -51,6 +51,47 @@ def _check_dtype(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def resolve_channel_axis(shape: tuple[int, ...], channel_axis) -> tuple[int | None, bool]:
+    """(the channel axis, non-negative or None; whether it is napari's guessed RGB(A)),
+    ``channel_axis`` checked against ``shape``."""
+    if channel_axis is None:
+        channel_axis = guess_channel_axis(shape)
+        return channel_axis, channel_axis is not None
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, int | np.integer):
+        raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+    if not -len(shape) <= channel_axis < len(shape):
+        raise ValueError(
+            f"channel_axis={channel_axis} is out of range for an image with "
+            f"{len(shape)} dimensions {tuple(shape)}"
+        )
+    return int(channel_axis) % len(shape), False
+
+
+def kept_channels(n_entries: int, channel_axis: int, is_rgb: bool) -> int:
+    """How many of the channel axis's entries are used (alpha is not a colour), checked."""
+    if n_entries > MAX_CHANNELS:
+        raise ValueError(
+            f"channel axis {channel_axis} has {n_entries} entries; at most "
+            f"{MAX_CHANNELS} channels are supported. Is channel_axis the right axis?"
+        )
+    return 3 if is_rgb and n_entries == 4 else n_entries
+
+
+def checked_image(image, normalize: str, channel_axis):
+    """(``image`` with a supported dtype, its original dtype, the channel axis,
+    whether it is RGB): the checks every image passes, numpy or dask, nothing read."""
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}; got {normalize!r}")
+    if image.dtype == object:
+        raise TypeError("image must be a numeric array, not a Python object array")
+    original_dtype = image.dtype
+    image = _check_dtype(image)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape})")
+    channel_axis, is_rgb = resolve_channel_axis(image.shape, channel_axis)
+    return image, original_dtype, channel_axis, is_rgb
+
+
 def prepare_image(
     image,
     channel_axis: int | None = None,
@@ -63,43 +104,16 @@ def prepare_image(
     data are scaled by their full range (the papers' ``/255``); other data are scaled
     per channel between robust percentiles so 16-bit microscopy behaves like 8-bit.
     """
-    if normalize not in NORMALIZATIONS:
-        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}; got {normalize!r}")
     if hasattr(image, "compute") and not isinstance(image, np.ndarray):
         image = image.compute()  # dask arrays from napari layers
-    image = np.asarray(image)
-    if image.dtype == object:
-        raise TypeError("image must be a numeric array, not a Python object array")
-    original_dtype = image.dtype
-    image = _check_dtype(image)
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape})")
-
-    is_rgb = False
-    if channel_axis is None:
-        channel_axis = guess_channel_axis(image.shape)
-        is_rgb = channel_axis is not None
-    else:
-        if isinstance(channel_axis, bool) or not isinstance(channel_axis, int | np.integer):
-            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
-        if not -image.ndim <= channel_axis < image.ndim:
-            raise ValueError(
-                f"channel_axis={channel_axis} is out of range for an image with "
-                f"{image.ndim} dimensions {image.shape}"
-            )
-        channel_axis = int(channel_axis) % image.ndim
-
+    image, original_dtype, channel_axis, is_rgb = checked_image(
+        np.asarray(image), normalize, channel_axis
+    )
     if channel_axis is None:
         data = image[..., np.newaxis]
     else:
         data = np.moveaxis(image, channel_axis, -1)
-        if data.shape[-1] > MAX_CHANNELS:
-            raise ValueError(
-                f"channel axis {channel_axis} has {data.shape[-1]} entries; at most "
-                f"{MAX_CHANNELS} channels are supported. Is channel_axis the right axis?"
-            )
-        if is_rgb and data.shape[-1] == 4:
-            data = data[..., :3]  # alpha is not a colour
+        data = data[..., : kept_channels(data.shape[-1], channel_axis, is_rgb)]
     spatial_shape = data.shape[:-1]
     if len(spatial_shape) > MAX_DIMS - 1:  # counted without channels, however given
         raise ValueError(

@@ -128,14 +128,24 @@ def flatten_background(features: np.ndarray, radius: float, spacing=None) -> np.
     """Subtract a smooth background (a Gaussian of FLATTEN_RADII typical radii) from
     every channel and rescale it to [0, 1] (0.5% saturated): ImageJ's background subtraction,
     with its scale taken from the objects."""
+    flat = subtract_background(features, radius, spacing)
+    points = flat.reshape(-1, flat.shape[-1])
+    top = np.percentile(points[:: max(1, points.shape[0] // 1_000_000)], 99.5, axis=0)
+    return scale_flat(flat, top)
+
+
+def subtract_background(features: np.ndarray, radius: float, spacing=None) -> np.ndarray:
+    """``features`` less their Gaussian of FLATTEN_RADII typical radii (float32)."""
     from scipy import ndimage as ndi
 
     spacing = as_spacing(spacing, features.ndim - 1)
     sigma = (*(FLATTEN_RADII * radius / spacing), 0.0)
     flat = features - ndi.gaussian_filter(features, sigma)
-    flat = flat.astype(np.float32, copy=False)
-    points = flat.reshape(-1, flat.shape[-1])
-    top = np.percentile(points[:: max(1, points.shape[0] // 1_000_000)], 99.5, axis=0)
+    return flat.astype(np.float32, copy=False)
+
+
+def scale_flat(flat: np.ndarray, top) -> np.ndarray:
+    """Flattened features divided by their 99.5th percentile ``top``, in [0, 1]."""
     flat /= np.where(top > 0, top, 1.0).astype(np.float32)
     return np.clip(flat, 0.0, 1.0, out=flat)
 
@@ -145,10 +155,18 @@ def stretch(features: np.ndarray) -> np.ndarray:
     fluorescence (8-bit data scaled by 255 fills a tenth of the range) gets the
     contrast every segmenter's defaults assume."""
     points = features.reshape(-1, features.shape[-1])
-    sample = points[:: max(1, points.shape[0] // 1_000_000)]
-    low, high = np.percentile(sample, (0.5, 99.5), axis=0)
-    span = np.where(high > low, high - low, 1.0).astype(np.float32)
-    out = (features - low.astype(np.float32)) / span
+    return stretch_with(features, *stretch_levels(points[:: max(1, points.shape[0] // 1_000_000)]))
+
+
+def stretch_levels(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, span) per channel of :func:`stretch`, from (pixels, channels) ``points``."""
+    low, high = np.percentile(points, (0.5, 99.5), axis=0)
+    return low.astype(np.float32), np.where(high > low, high - low, 1.0).astype(np.float32)
+
+
+def stretch_with(features: np.ndarray, low, span) -> np.ndarray:
+    """``features`` rescaled by :func:`stretch_levels`' ``low`` and ``span``, clipped."""
+    out = (features - low) / span
     return np.clip(out, 0.0, 1.0, out=out)
 
 

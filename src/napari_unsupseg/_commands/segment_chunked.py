@@ -65,7 +65,9 @@ def run_chunked(args) -> int:
                 classes, kind, _ = lazy_classes(
                     image, args.method, output=args.output, channel_axis=channel_axis,
                     seed=args.seed, device=args.device, normalize=args.normalize,
-                    threads=args.threads, chunk=args.chunk or None,
+                    threads=args.threads, chunk=args.chunk or None, spacing=args.spacing,
+                    object_diameter=args.object_diameter,
+                    background_classes=args.background_classes,
                     workers=parallel, progress=update, **params,
                 )  # fmt: skip
                 write_segmentation(

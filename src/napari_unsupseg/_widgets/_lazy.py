@@ -44,11 +44,10 @@ def run_chunked(job, progress, should_stop, device: str):
     from ..chunked.store import write_segmentation
 
     start = time.perf_counter()
-    output = job.output.get("output", "auto")
     classes, kind, shape = lazy_classes(
         job.image, job.method, channel_axis=job.channel_axis, seed=job.seed, device=device,
-        progress=progress, should_stop=should_stop, output=output, threads=job.threads,
-        workers=1, **job.params,
+        progress=progress, should_stop=should_stop, threads=job.threads, workers=1,
+        **job.output, **job.params,
     )  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="unsupseg-"))
     try:

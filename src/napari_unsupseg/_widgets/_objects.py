@@ -38,7 +38,7 @@ class BackgroundPicker(Container):
     def show_run(self, result, layer, run) -> None:
         """List ``result``'s classes when its output is objects; hide otherwise."""
         plan = result.plan
-        if plan.kind != "objects":
+        if plan.kind != "objects" or plan.intensity is None:  # lazy runs: no re-pick
             self._last = None
             self.visible = False
             return

@@ -131,7 +131,7 @@ def result_record(run: SegmentRun, outcome: Outcome) -> dict:
         "n_labels": label_count(outcome.labels),
         "output_kind": plan.kind,
     }
-    if plan.kind == "objects":
+    if plan.kind == "objects" and plan.radius is not None:  # (not kept by lazy runs)
         record["object_radius"] = round(float(plan.radius), 3)
         record["background_flattened"] = plan.flatten
     return record

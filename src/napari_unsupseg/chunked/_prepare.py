@@ -16,11 +16,9 @@ import numpy as np
 from .._preprocess import (
     _MAX_PERCENTILE_SAMPLES,
     _PERCENTILES,
-    MAX_CHANNELS,
     MAX_DIMS,
-    NORMALIZATIONS,
-    _check_dtype,
-    guess_channel_axis,
+    checked_image,
+    kept_channels,
 )
 
 
@@ -59,38 +57,12 @@ def prepare_lazy(image, channel_axis: int | None = None, normalize: str = "auto"
     a sample of at most a million pixels, for the percentile levels)."""
     import dask.array as da
 
-    if normalize not in NORMALIZATIONS:
-        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}; got {normalize!r}")
-    if image.dtype == object:
-        raise TypeError("image must be a numeric array, not a Python object array")
-    original_dtype = image.dtype
-    image = _check_dtype(image)
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape})")
-    is_rgb = False
-    if channel_axis is None:
-        channel_axis = guess_channel_axis(image.shape)
-        is_rgb = channel_axis is not None
-    else:
-        if isinstance(channel_axis, bool) or not isinstance(channel_axis, int | np.integer):
-            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
-        if not -image.ndim <= channel_axis < image.ndim:
-            raise ValueError(
-                f"channel_axis={channel_axis} is out of range for an image with "
-                f"{image.ndim} dimensions {image.shape}"
-            )
-        channel_axis = int(channel_axis) % image.ndim
+    image, original_dtype, channel_axis, is_rgb = checked_image(image, normalize, channel_axis)
     if channel_axis is None:
         data = image[..., None]
     else:
         data = da.moveaxis(image, channel_axis, -1)
-        if data.shape[-1] > MAX_CHANNELS:
-            raise ValueError(
-                f"channel axis {channel_axis} has {data.shape[-1]} entries; at most "
-                f"{MAX_CHANNELS} channels are supported. Is channel_axis the right axis?"
-            )
-        if is_rgb and data.shape[-1] == 4:
-            data = data[..., :3]
+        data = data[..., : kept_channels(data.shape[-1], channel_axis, is_rgb)]
     spatial_shape = tuple(int(n) for n in data.shape[:-1])
     if not 2 <= len(spatial_shape) <= MAX_DIMS - 1:
         raise ValueError(

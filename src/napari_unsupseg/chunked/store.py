@@ -2,9 +2,9 @@
 without loading them, and writing lazy labels with progress, Cancel and an optional
 Dask cluster (``dask.distributed``).
 
-Regions are written in two passes so that nothing whole is held: the classes go to the
-store first (``classes``), the region table is made from the stored classes, and the
-regions (``labels``) are written from a second read of them.
+Regions and objects are written in two passes so that nothing whole is held: the
+classes (objects: provisional ids) go to the store first, the table that numbers them
+is made from the stored ones, and the labels are written from a second read of them.
 """
 
 from __future__ import annotations
@@ -143,30 +143,39 @@ def create_labels_array(path, name: str, shape, chunks, dtype=np.int32):
 def write_segmentation(lazy_classes, path, kind: str, *, client=None, workers=1, reporter=None):
     """Write the lazy classes (regular chunks) to the Zarr group ``path``: as
     ``labels`` for classes; for regions the classes go to ``classes`` and the regions
-    to ``labels`` in a second pass over the stored classes. Returns the labels array."""
+    to ``labels`` in a second pass over the stored classes; for objects (whose
+    provisional ids stand for the classes) likewise, through ``object-ids``, removed
+    once the objects are numbered. Returns the labels array."""
     import dask
     import dask.array as da
 
+    from ._objects import numbered_objects, object_table
     from ._stitch import region_table, stitched_regions
 
     chunks = tuple(c[0] for c in lazy_classes.chunks)
     lazy_classes = lazy_classes.rechunk(chunks)  # a joined last chunk split back
-    name = "labels" if kind == "classes" else "classes"
-    stored = create_labels_array(path, name, lazy_classes.shape, chunks)
+    name = {"classes": "labels", "objects": "object-ids"}.get(kind, "classes")
+    stored = create_labels_array(path, name, lazy_classes.shape, chunks, lazy_classes.dtype)
     store_chunks(lazy_classes, stored, client=client, workers=workers, reporter=reporter)
     if kind == "classes":
         return stored
     if reporter is not None:
-        reporter.update(0, 1, stage="joining regions across chunks")
-    first = da.from_zarr(stored, name="classes-for-table")
-    table = region_table(first)
+        reporter.update(0, 1, stage=f"joining {kind} across chunks")
+    make_table, finish = (
+        (object_table, numbered_objects) if kind == "objects" else (region_table, stitched_regions)
+    )
+    table = make_table(da.from_zarr(stored, name=f"{name}-for-table"))
     if client is not None:
         table = client.compute(table).result()
     else:
         (table,) = dask.compute(table, scheduler="threads", num_workers=max(1, workers))
-    labels = stitched_regions(da.from_zarr(stored, name="classes-for-labels"), table)
+    labels = finish(da.from_zarr(stored, name=f"{name}-for-labels"), table)
     out = create_labels_array(path, "labels", labels.shape, chunks)
     store_chunks(labels, out, client=client, workers=workers, reporter=reporter)
+    if kind == "objects":  # provisional ids, of no use once numbered
+        import zarr
+
+        del zarr.open_group(str(path), mode="a")[name]
     return out
 
 
