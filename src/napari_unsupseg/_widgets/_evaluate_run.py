@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from napari.layers import Image, Labels
 
-from ..evaluation import metrics_of, rows_of
-from ..evaluation._scores import Evaluation, check_thresholds, threshold_key
+from ..evaluation import Evaluation, check_thresholds, metrics_of, rows_of, threshold_key
 from ._layers import image_data
 from ._paint import paint_segments
 

@@ -16,9 +16,18 @@ import numpy as np
 from .. import _csv
 from ._boundary import boundary_counts, boundary_scores
 from ._pooling import pool_best_ious
-from ._scores import Evaluation, check_thresholds
+from ._scores import Evaluation, check_thresholds, threshold_key
 
-__all__ = ["best_match_ious", "evaluate", "pool_best_ious", "segment_table", "write_csv"]
+__all__ = [
+    "Evaluation",
+    "best_match_ious",
+    "check_thresholds",
+    "evaluate",
+    "pool_best_ious",
+    "segment_table",
+    "threshold_key",
+    "write_csv",
+]
 
 
 def evaluate(
