@@ -9,6 +9,7 @@ import pytest
 from napari.layers import Labels
 from qtpy.QtCore import Qt
 
+import napari_unsupseg
 import napari_unsupseg._memory as memory
 from napari_unsupseg import available_methods
 from napari_unsupseg._widgets import segment as segment_module
@@ -98,6 +99,7 @@ def test_every_method_gives_a_labels_layer_over_the_image(qtbot, viewer_widget, 
     assert tuple(result.axis_labels) == ("y", "x")
     meta = result.metadata
     assert meta["method"] == method and meta["source_layer"] == "img" and meta["seed"] == 0
+    assert meta["version"] == napari_unsupseg.__version__ and meta["started"].endswith("+00:00")
     assert meta["device"] in ("cpu", "cuda", "mps") and meta["run_time_s"] >= 0
     spec = METHODS[method]
     assert set(meta["params"]) == {p.name for p in spec.params if p.kind != "array"}

@@ -1,6 +1,7 @@
 """What ran, when and where: the facts every record of a run carries (the batch's
-``run.json`` and ``run.csv``, the benchmark's ``bench.md``), gathered in one place so
-that they are named and measured the same way everywhere."""
+``run.json`` and ``run.csv``, the benchmark's ``bench.md``, the metadata of the layers
+the docks make), gathered in one place so that they are named and measured the same
+way everywhere."""
 
 from __future__ import annotations
 
@@ -42,7 +43,16 @@ class Provenance:
     @property
     def started_text(self) -> str:
         """The start time as the records write it (ISO 8601, whole seconds, UTC)."""
-        return self.started.isoformat(timespec="seconds")
+        return _iso(self.started)
+
+    @staticmethod
+    def layer_fields() -> dict[str, str]:
+        """What a layer the docks make records of its run starting now: the version and
+        the start time, named as in ``run.json`` (the machine is the one showing it;
+        nothing slow is asked on the GUI thread)."""
+        from ._version import __version__
+
+        return {"version": __version__, "started": _iso(datetime.now(UTC))}
 
     def machine_fields(self) -> dict[str, str]:
         """Where it ran, as ``run.json`` names it."""
@@ -71,3 +81,7 @@ class Provenance:
                 parts.append(f"GPU {torch.cuda.get_device_name(0)}")
         parts.append(f"napari-unsupseg {self.version}")
         return "; ".join(parts)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")

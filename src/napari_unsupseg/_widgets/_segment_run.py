@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._provenance import Provenance
 from .._registry import get_method
-from .._version import __version__
 from . import _layers
 from ._lazy import label_count
 from ._outputs import CREATED_BY
@@ -85,7 +85,7 @@ def plan_run(request: SegmentRequest) -> SegmentRun:
     }
     record = {
         "created_by": CREATED_BY,
-        "version": __version__,
+        **Provenance.layer_fields(),
         "method": request.method,
         "params": {k: v for k, v in resolved.items() if spec.param(k).kind != "array"},
         "seed": int(request.seed),

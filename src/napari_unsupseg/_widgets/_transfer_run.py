@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._provenance import Provenance
 from .._registry import get_method
-from .._version import __version__
 from . import _layers
 from ._outputs import CREATED_BY
 from ._run import Run
@@ -52,7 +52,7 @@ def plan_transfer(source, labels, targets: list, params: dict, seed: int, device
     outputs = [(t.name, _layers.output_geometry(t, _layers.default_channel(t))) for t in targets]
     record = {
         "created_by": CREATED_BY,
-        "version": __version__,
+        **Provenance.layer_fields(),
         "method": METHOD,
         "params": {k: v for k, v in resolved.items() if not k.startswith("source_")},
         "seed": seed,
