@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._commands import bench, evaluate, measure, methods, segment
+from ._commands import bench, evaluate, measure, methods, segment, transfer
 from ._commands.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (segment, evaluate, measure, bench, methods):
+    for command in (segment, evaluate, measure, bench, methods, transfer):
         subparser = commands.add_parser(
             command.NAME,
             help=command.HELP,
