@@ -20,8 +20,9 @@ learns the classes of SOURCE_LABELS on SOURCE while adapting to every TARGET at 
 then labels each TARGET with the source's label ids. Guided by one annotation, not
 unsupervised. Writes OUTDIR/<target>_labels.tif per target.
 
-SOURCE_LABELS has SOURCE's spatial shape; 0 is unlabelled by default (--param
-label_zero=class makes it a class). Targets need SOURCE's channels, not its size.
+SOURCE_LABELS has SOURCE's spatial shape; its 0 is a class (background) like the
+others, or, with --param label_zero=unlabelled, pixels left unannotated that teach
+nothing. Targets need SOURCE's channels, not its size.
 """
 
 EPILOG = """\
