@@ -102,10 +102,13 @@ def test_regions_of_the_cnn_are_connected_and_consistent():
     assert agreement(connected_regions(lazy), lazy) == 1.0
 
 
-def test_kmeans_on_a_dask_array_finds_the_quadrants():
+@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+def test_clustering_a_dask_array_finds_the_quadrants_as_in_memory(method):
     image, truth = noisy_blocks((96, 96))
-    lazy = segment(da.from_array(image), "kmeans", output="classes", n_clusters=4, chunk=32)
-    assert agreement(truth, lazy.compute()) > 0.99
+    k = {"n_clusters": 4} if method == "kmeans" else {"n_components": 4}
+    lazy = segment(da.from_array(image), method, output="classes", chunk=32, **k).compute()
+    assert agreement(truth, lazy) > 0.99
+    assert agreement(segment(image, method, output="classes", **k), lazy) > 0.99
 
 
 def test_same_seed_same_labels():

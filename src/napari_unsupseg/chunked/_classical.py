@@ -21,7 +21,8 @@ CHUNKABLE = ("kmeans", "gmm")
 class ClusterPredictor:
     model: object
     class_ids: np.ndarray
-    float64: bool = False  # GaussianMixture predicts on float64, as in memory
+    #: the mixture takes (features, pixels) columns, k-means (pixels, features) rows
+    feature_major: bool = False
 
     def depth(self, spatial_ndim: int) -> tuple[int, ...]:
         return (0,) * spatial_ndim
@@ -30,8 +31,8 @@ class ClusterPredictor:
         from .._threads import pinned_threads
 
         points = block.reshape(-1, block.shape[-1])
-        if self.float64:
-            points = points.astype(np.float64)
+        if self.feature_major:
+            points = np.ascontiguousarray(points.T, dtype=np.float32)
         with pinned_threads(1):
             labels = self.model.predict(points)
         return self.class_ids[labels].reshape(block.shape[:-1])
@@ -39,7 +40,7 @@ class ClusterPredictor:
 
 def train_clusters(method: str, features, params: dict, *, seed, reporter) -> ClusterPredictor:
     from .._threads import pinned_threads
-    from ..classical import fit_gmm, fit_kmeans
+    from ..clustering import fit_gmm, fit_kmeans, sample_points
 
     if method not in CHUNKABLE:
         raise ValueError(
@@ -54,12 +55,13 @@ def train_clusters(method: str, features, params: dict, *, seed, reporter) -> Cl
         if method == "kmeans":
             model = fit_kmeans(sample, params["n_clusters"], seed, params["max_samples"])
             n = int(model.n_clusters)
-        else:
-            sample = sample.astype(np.float64)
-            model = fit_gmm(
-                sample, params["n_components"], params["covariance_type"], seed,
-                params["max_samples"],
+            ids = ids_by_frequency(model.predict(sample), n)
+        else:  # as the in-memory gmm: EM on max_samples of the pixels, float32
+            sample = sample_points(sample, params["max_samples"], seed)
+            model, _, _ = fit_gmm(
+                sample, params["n_components"], params["covariance_type"],
+                params["reg_covar"], seed,
             )  # fmt: skip
             n = int(model.n_components)
-        ids = ids_by_frequency(model.predict(sample), n)
-    return ClusterPredictor(model, ids, float64=method == "gmm")
+            ids = ids_by_frequency(model.predict(np.ascontiguousarray(sample.T)), n)
+    return ClusterPredictor(model, ids, feature_major=method == "gmm")
