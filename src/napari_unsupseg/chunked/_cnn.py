@@ -162,9 +162,7 @@ def train_predictor(features, params: dict, *, seed, device, threads, reporter) 
     min_labels = params["min_labels"]
     if min_labels == "auto":
         min_labels = auto_min_labels(samples)
-    config = TrainConfig(
-        **{k: params[k] for k in _CONFIG_KEYS if k in params}, min_labels=int(min_labels)
-    )
+    config = TrainConfig.of(params, min_labels)
     dev = resolve_device(device)
     with pinned_threads(threads, uses_torch=True):
         x = resize_planes(to_tensor(samples, dev), train_spatial[-2:])
@@ -201,12 +199,6 @@ def train_predictor(features, params: dict, *, seed, device, threads, reporter) 
         grown = [min(g, n) for g, n in zip(grown, spatial[-2:], strict=True)]
         predictor.cleanup_stride = cleanup_stride(spatial[-2:], grown)
     return predictor
-
-
-_CONFIG_KEYS = (
-    "max_iter", "patience", "lr", "momentum", "similarity_weight", "weighting",
-    "continuity_weight", "p", "scribble_weight",
-)  # fmt: skip
 
 
 def _numpy(x) -> np.ndarray:

@@ -87,12 +87,10 @@ def _levels(data, dtype, mode: str):
         low, high = np.percentile(sample.astype(np.float64), _PERCENTILES, axis=0)
         degenerate = high <= low
         if degenerate.any():  # sparse channels: the full range, as the in-memory path
-            low = np.where(degenerate, data.min(axis=tuple(range(data.ndim - 1))).compute(), low)
-            high = np.where(degenerate, data.max(axis=tuple(range(data.ndim - 1))).compute(), high)
+            smallest, largest = _full_range(data)
+            low, high = np.where(degenerate, smallest, low), np.where(degenerate, largest, high)
     else:
-        axes = tuple(range(data.ndim - 1))
-        low = data.min(axis=axes).compute().astype(np.float64)
-        high = data.max(axis=axes).compute().astype(np.float64)
+        low, high = _full_range(data)
     if not np.any(high > low):
         raise ValueError("image is constant: every pixel has the same value, nothing to segment")
     return np.asarray(low, np.float64), np.asarray(high, np.float64)
@@ -107,3 +105,12 @@ def _scale(block: np.ndarray, low, high) -> np.ndarray:
     span = np.where(high > low, high / 2 - low / 2, 1.0)
     scaled = (block.astype(np.float64) / 2 - low / 2) / span
     return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+
+
+def _full_range(data):
+    """Per-channel minimum and maximum, in one pass over the lazy image."""
+    import dask
+
+    axes = tuple(range(data.ndim - 1))
+    low, high = dask.compute(data.min(axis=axes), data.max(axis=axes))
+    return low.astype(np.float64), high.astype(np.float64)
