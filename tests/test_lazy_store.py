@@ -137,6 +137,22 @@ def test_cli_reports_what_cannot_be_chunked(tmp_path, capsys):
     assert "cannot run chunk by chunk" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (["--param", "bogus=1"], "no parameter 'bogus'"),
+        (["--seed", "-1"], "seed must be between"),
+        (["--threads", "0"], "threads"),
+    ],
+)
+def test_the_chunked_cli_refuses_bad_options_before_reading(tmp_path, capsys, bad, words):
+    zarr.create_array(tmp_path / "in.zarr", data=scene(64), chunks=(32, 32, 3))
+    out = tmp_path / "out"
+    status = main(["segment", str(tmp_path / "in.zarr"), "-m", "kmeans", "-o", str(out), *bad])
+    assert status == 2
+    assert words in capsys.readouterr().err and not out.exists()
+
+
 def test_memory_check_counts_chunks_not_the_whole_image(monkeypatch):
     """A 100000x100000 RGB image (30 GB as uint8) fits in chunks; too many chunks at
     once do not."""

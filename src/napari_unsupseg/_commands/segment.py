@@ -170,16 +170,16 @@ def run(args) -> int:
         return common.usage_error(
             "--workers must be 0 (serial, the default) or a number of workers"
         )
-    if args.chunk or any(is_zarr(path) for path in args.inputs):
-        from .segment_chunked import run_chunked
-
-        return run_chunked(args)
     try:
         check_seed(args.seed)
         check_threads(args.threads)
         params = common.parse_params(args.method, args.param)
     except (ValueError, TypeError) as error:
         return common.usage_error(str(error))
+    if args.chunk or any(is_zarr(path) for path in args.inputs):
+        from .segment_chunked import run_chunked
+
+        return run_chunked(args, params)
     named = [field.name for field in fields(BatchSettings) if field.name != "params"]
     settings = BatchSettings(params=params, **common.same_named(args, *named))
     try:

@@ -22,8 +22,9 @@ def output_path(outdir, source) -> Path:
     return Path(outdir) / f"{name}.zarr"
 
 
-def run_chunked(args) -> int:
-    """Segment every input lazily; return the exit status."""
+def run_chunked(args, params: dict) -> int:
+    """Segment every input lazily with the method's checked ``params``; return the
+    exit status."""
     from tqdm.auto import tqdm
 
     from .._cluster import dask_client
@@ -32,9 +33,7 @@ def run_chunked(args) -> int:
     from ..chunked.store import open_lazy, write_segmentation
 
     if args.sample:
-        print("error: --sample images are small: drop --chunk", file=sys.stderr)
-        return common.EXIT_USAGE
-    params = common.parse_params(args.method, args.param)
+        return common.usage_error("--sample images are small: drop --chunk")
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -43,8 +42,7 @@ def run_chunked(args) -> int:
         try:
             client = stack.enter_context(dask_client(args.workers, args.scheduler))
         except (OSError, TimeoutError, ValueError) as error:
-            print(f"error: cannot reach the Dask scheduler: {error}", file=sys.stderr)
-            return common.EXIT_USAGE
+            return common.usage_error(f"cannot reach the Dask scheduler: {error}")
         where = args.scheduler or "threads"
         if args.workers:
             where = f"LocalCluster({args.workers} workers)"
