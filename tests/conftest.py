@@ -8,6 +8,30 @@ def rng():
 
 
 @pytest.fixture
+def errors(monkeypatch):
+    """Error notifications the docks show, captured at the function they call."""
+    from napari_unsupseg._widgets import _objects, evaluate, inspect, segment, transfer
+
+    shown = []
+    for module in (_objects, evaluate, inspect, segment, transfer):
+        monkeypatch.setattr(module, "show_error", shown.append)
+    return shown
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for a test module's small networks: on a busy 2-core machine
+    torch's spinning threads make them many times slower; results are the same. A
+    module takes it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def swap_spec(monkeypatch):
     """``swap_spec(name, run=fn, ...)``: for this test, method ``name``'s spec has the
     given fields replaced (its engine, its series trainer, its memory estimate)."""

@@ -26,13 +26,7 @@ from napari_unsupseg.io import read_image, read_labels
 from synthetic import best_match_miou, noisy_blocks
 from test_baselines import BASELINES, QUICK
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -22,14 +22,7 @@ def segment(image, method="cnn", **kwargs):
     return us.segment(image, method, **{"output": "classes", **kwargs})
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine torch's spinning threads make
-    small networks 10-40x slower; results are the same."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 #: Settings that make each method quick on a 48x48 image of four noisy colours.

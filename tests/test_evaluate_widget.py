@@ -18,14 +18,6 @@ SCALE, TRANSLATE = (0.5, 2.0), (10.0, -5.0)
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    """Error notifications the widget shows, captured at the function it calls."""
-    shown = []
-    monkeypatch.setattr(evaluate_module, "show_error", shown.append)
-    return shown
-
-
-@pytest.fixture
 def cells(make_napari_viewer):
     """The cells sample, its ground truth, and a k-means segmentation of it as layers."""
     viewer = make_napari_viewer()

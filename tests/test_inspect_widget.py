@@ -10,7 +10,6 @@ from skimage.draw import disk
 from skimage.measure import label as connected
 
 from napari_unsupseg import label_edits
-from napari_unsupseg._widgets import inspect as inspect_module
 from napari_unsupseg._widgets.inspect import InspectWidget
 from napari_unsupseg.measurements import read_table
 
@@ -29,13 +28,6 @@ def scene(rng):
     image = rng.normal(100.0, 5.0, (2, *labels.shape)).astype(np.float32)
     image[1] += 10.0 * labels
     return image, labels
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(inspect_module, "show_error", shown.append)
-    return shown
 
 
 @pytest.fixture

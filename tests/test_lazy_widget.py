@@ -8,7 +8,6 @@ from napari.layers import Labels
 
 from napari_unsupseg import segment
 from napari_unsupseg._widgets import _lazy
-from napari_unsupseg._widgets import segment as segment_module
 from napari_unsupseg._widgets.segment import SegmentWidget
 from test_lazy import scene
 from test_segment_widget import ENDLESS, configure, run_to_end
@@ -21,13 +20,6 @@ def viewer_widget(make_napari_viewer, monkeypatch):
     widget = SegmentWidget(viewer)
     viewer.window.add_dock_widget(widget, name="segment")
     return viewer, widget
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(segment_module, "show_error", shown.append)
-    return shown
 
 
 def test_a_big_lazy_layer_gives_a_zarr_backed_labels_layer(qtbot, viewer_widget, errors):

@@ -12,7 +12,6 @@ from qtpy.QtCore import Qt
 import napari_unsupseg
 import napari_unsupseg._memory as memory
 from napari_unsupseg import available_methods
-from napari_unsupseg._widgets import segment as segment_module
 from napari_unsupseg._widgets._params import SpecialValueWidget
 from napari_unsupseg._widgets._worker import describe_error
 from napari_unsupseg._widgets.segment import SegmentWidget
@@ -41,14 +40,6 @@ def viewer_widget(make_napari_viewer):
     widget._output.value = "classes"  # these tests are about the methods' classes
     viewer.window.add_dock_widget(widget, name="segment")
     return viewer, widget
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    """Error notifications the widget shows, captured at the function it calls."""
-    shown = []
-    monkeypatch.setattr(segment_module, "show_error", shown.append)
-    return shown
 
 
 def configure(widget, method, **params):

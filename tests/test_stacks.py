@@ -4,7 +4,6 @@ mode."""
 
 import numpy as np
 import pytest
-import torch
 
 import napari_unsupseg as us
 from synthetic import COLOURS, best_match_miou, noisy_blocks
@@ -19,13 +18,7 @@ def segment_series(images, method="cnn", **kwargs):
     return us.segment_series(images, method, **{"output": "classes", **kwargs})
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: much faster for small networks on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 QUICK = {"n_channels": 16, "max_iter": 100, "min_labels": 4, "continuity_weight": 5.0}

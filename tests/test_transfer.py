@@ -20,14 +20,7 @@ from napari_unsupseg.sample_data import cell_classes, cells, cells_other_microsc
 SHORT = {"max_iter": 6, "warmup": 3, "device": "cpu"}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine torch's spinning threads make
-    small networks many times slower; results are the same."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def domain_pair(size=96, n_cells=4):

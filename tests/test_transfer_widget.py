@@ -4,18 +4,10 @@ import numpy as np
 import pytest
 from napari.layers import Labels
 
-from napari_unsupseg._widgets import transfer as transfer_module
 from napari_unsupseg._widgets.transfer import TransferWidget
 from napari_unsupseg.sample_data import cell_classes, cells, cells_other_microscope
 
 SHORT = {"max_iter": 6, "warmup": 3}
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(transfer_module, "show_error", shown.append)
-    return shown
 
 
 @pytest.fixture
