@@ -96,3 +96,28 @@ def test_a_transfer_without_targets_is_refused_before_any_work():
     run = _transfer_run.plan_transfer(source, labels, [source], {}, 0, "cpu")
     assert run.job.image[0].shape == (20, 20, 1) and run.targets[0][0] == "src"
     assert run.record["source_labels_layer"] == "classes"
+
+
+def test_the_label_count_is_taken_in_the_worker_not_on_the_gui_thread():
+    """A lazy result is read from disk: the worker counts its labels once; the record
+    the GUI thread writes reads that count and never the labels."""
+    from napari_unsupseg._widgets._segment_run import result_record
+    from napari_unsupseg._widgets._worker import Job, run_job
+
+    image = np.zeros((40, 40), np.float32)
+    image[10:30, 10:30] = 1.0
+    job = Job(image, "kmeans", None, 0, "cpu", {"n_clusters": 2})
+    outcome = run_job(job, lambda event: None, lambda: False)
+    assert outcome.n_labels == int(outcome.labels.max()) >= 1
+
+    class Unreadable:
+        size = 1
+
+        def max(self):
+            raise AssertionError("labels read on the GUI thread")
+
+    unread = type(outcome)(
+        type(outcome.result)(Unreadable(), Unreadable(), outcome.result.plan), "cpu", 1.0, 7
+    )
+    run = type("Run", (), {"timing": lambda self, outcome: {}})()
+    assert result_record(run, unread)["n_labels"] == 7

@@ -69,7 +69,10 @@ def remove_with(stored, folder: Path) -> None:
 
 
 def label_count(labels) -> int:
-    """The largest id of numpy or lazy labels (0 when empty); lazy ones chunk by chunk."""
+    """The largest id of numpy or lazy labels, or of a list of them (0 when empty);
+    lazy ones chunk by chunk."""
+    if isinstance(labels, list):
+        return max(map(label_count, labels), default=0)
     if labels.size == 0:
         return 0
     top = labels.max()

@@ -12,7 +12,6 @@ import numpy as np
 from .._provenance import Provenance
 from .._registry import get_method
 from . import _layers
-from ._lazy import label_count
 from ._outputs import CREATED_BY
 from ._run import Run
 from ._worker import Job, Outcome
@@ -128,7 +127,7 @@ def result_record(run: SegmentRun, outcome: Outcome) -> dict:
     plan = outcome.result.plan
     record = {
         **run.timing(outcome),
-        "n_labels": label_count(outcome.labels),
+        "n_labels": outcome.n_labels,
         "output_kind": plan.kind,
     }
     if plan.kind == "objects" and plan.radius is not None:  # (not kept by lazy runs)

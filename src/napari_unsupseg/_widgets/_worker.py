@@ -18,7 +18,7 @@ from .._output import OutputPlan
 from .._progress import Progress
 from .._registry import get_method
 from .._threads import DEFAULT_THREADS
-from ._lazy import run_chunked, wants_chunks
+from ._lazy import label_count, run_chunked, wants_chunks
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Outcome:
     result: Segmentation
     device: str
     seconds: float
+    #: the largest id, counted here off the GUI thread (lazy labels are read from disk)
+    n_labels: int
 
     @property
     def labels(self) -> np.ndarray:
@@ -91,7 +93,7 @@ def run_job(
     device = device_used(job.method, job.device)
     if wants_chunks(job.image, job.channel_axis):
         result, seconds = run_chunked(job, progress, should_stop, device if uses_torch else "cpu")
-        return Outcome(result, device, seconds)
+        return Outcome(result, device, seconds, label_count(result.labels))
     start = time.perf_counter()
     if get_method(job.method).guided:  # label transfer: the source's ids, no output kinds
         labels = segment(
@@ -106,7 +108,7 @@ def run_job(
             **job.params,
         )
         result = Segmentation(labels, labels, OutputPlan("classes"))
-        return Outcome(result, device, time.perf_counter() - start)
+        return Outcome(result, device, time.perf_counter() - start, label_count(labels))
     result = run_segmentation(
         job.image,
         job.method,
@@ -119,7 +121,7 @@ def run_job(
         threads=job.threads,
         **job.params,
     )
-    return Outcome(result, device, time.perf_counter() - start)
+    return Outcome(result, device, time.perf_counter() - start, label_count(result.labels))
 
 
 def describe_error(error: BaseException, source: str, method: str) -> str:
