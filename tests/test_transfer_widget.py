@@ -82,3 +82,34 @@ def test_missing_choices_and_bad_layers_are_explained(qtbot, scene, errors):
     widget.run()
     qtbot.waitUntil(lambda: not widget.is_running, timeout=60_000)
     assert "source_labels have shape" in errors[-1]
+
+
+@pytest.mark.parametrize("dock", ["transfer", "segment"])
+def test_a_broken_torch_leaves_the_docks_usable_on_the_cpu(make_napari_viewer, monkeypatch, dock):
+    """torch is asked for its devices when a dock that trains opens; if it cannot
+    answer, the dock still opens, offering auto and cpu."""
+    from napari_unsupseg import _device
+    from napari_unsupseg._widgets.segment import SegmentWidget
+
+    def broken():
+        raise OSError("libtorch_cpu.so: cannot open shared object file")
+
+    monkeypatch.setattr(_device, "available_devices", broken)
+    viewer = make_napari_viewer()
+    widget = (TransferWidget if dock == "transfer" else SegmentWidget)(viewer)
+    assert list(widget._device.choices) == ["auto", "cpu"]
+
+
+def test_the_pickers_offer_the_users_layers_not_the_plugins_drawings(make_napari_viewer):
+    from napari_unsupseg._widgets._outputs import CREATED_BY
+
+    viewer = make_napari_viewer()
+    ours = {"created_by": CREATED_BY}
+    viewer.add_image(np.zeros((8, 8)), name="photo")
+    viewer.add_image(np.zeros((8, 8)), name="IoU heat map", metadata=ours)
+    viewer.add_labels(np.zeros((8, 8), int), name="painted")
+    viewer.add_labels(np.zeros((8, 8), int), name="photo cnn", metadata=ours)
+    viewer.add_labels(np.zeros((8, 8), int), name="live", metadata={**ours, "preview": True})
+    widget = TransferWidget(viewer)
+    assert [name for name, _ in widget._image_choices()] == ["photo"]
+    assert [name for name, _ in widget._labels_choices()] == ["painted", "photo cnn"]

@@ -5,9 +5,26 @@ magicgui widgets (their Qt side is made when a field is built, not at import).
 
 from __future__ import annotations
 
+import logging
+
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, SpinBox
 
 SEED_MAX = 2**31 - 1
+#: what the device picker offers before (or without) asking torch
+BASIC_DEVICES = ["auto", "cpu"]
+
+
+def device_choices() -> list[str]:
+    """Ask torch which accelerators exist (imports torch: call it only for a dock that
+    trains); a broken torch install must not break the form, so it falls back to
+    auto and cpu."""
+    from .._device import available_devices
+
+    try:
+        return available_devices()
+    except Exception as error:
+        logging.getLogger(__name__).warning("could not list torch devices: %s", error)
+        return list(BASIC_DEVICES)
 
 
 def picker(name: str, choices, tooltip: str, label: str | None = None, **kwargs) -> ComboBox:

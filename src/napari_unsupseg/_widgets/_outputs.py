@@ -23,6 +23,11 @@ def made_here(layer) -> bool:
     return metadata.get("created_by") == CREATED_BY
 
 
+def is_preview(layer) -> bool:
+    """A live preview of a run: its pixels are still changing."""
+    return made_here(layer) and bool(layer.metadata.get("preview"))
+
+
 def is_output(layer) -> bool:
     return isinstance(layer, Labels) and made_here(layer)
 

@@ -22,7 +22,7 @@ from .._registry import available_methods, get_method
 from .._threads import DEFAULT_THREADS, MAX_THREADS
 from . import _about, _layers, _outputs, _progress_text, _warmup
 from ._fold import Folded, fit_narrow
-from ._form import picker, seed_box, size_box, switch, text_line
+from ._form import BASIC_DEVICES, device_choices, picker, seed_box, size_box, switch, text_line
 from ._objects import BackgroundPicker
 from ._params import param_widget
 from ._runner import RunDock
@@ -58,7 +58,7 @@ class SegmentWidget(RunDock):
 
     def __init__(self, napari_viewer):
         super().__init__(napari_viewer)
-        self._devices = ["auto", "cpu"]
+        self._devices = list(BASIC_DEVICES)
         self._devices_listed = False
         self._param_widgets: dict = {}
         _warmup.start()
@@ -289,13 +289,7 @@ class SegmentWidget(RunDock):
             widget.visible = spec.param(name).is_relevant(values)
 
     def _list_devices(self):
-        """Ask torch which accelerators exist (imports torch, so only when needed)."""
-        from .._device import available_devices
-
-        try:
-            self._devices = available_devices()
-        except Exception as error:  # a broken torch install must not break the form
-            logger.warning("could not list torch devices: %s", error)
+        self._devices = device_choices()
         self._devices_listed = True
         self._device.reset_choices()
 

@@ -18,7 +18,7 @@ from napari.utils.notifications import show_error
 
 from .._registry import get_method
 from . import _outputs
-from ._form import picker, seed_box, text_line
+from ._form import device_choices, picker, seed_box, text_line
 from ._params import param_widget
 from ._runner import RunDock
 from ._transfer_run import METHOD, TransferRun, plan_transfer
@@ -55,11 +55,9 @@ class TransferWidget(RunDock):
             widget = param_widget(param)
             if widget is not None:
                 self._param_widgets[param.name] = widget
-        from .._device import available_devices
-
         self._device = picker(
             "device",
-            available_devices(),
+            device_choices(),
             "Where the networks train: auto = CUDA GPU, then Apple MPS, then CPU.",
         )
         self._seed = seed_box("images")
@@ -88,10 +86,15 @@ class TransferWidget(RunDock):
 
     # ------------------------------------------------------------- form upkeep
     def _image_choices(self, _=None):
-        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]
+        """The user's images: never one this plugin drew (an evaluation heat map)."""
+        layers = self._viewer.layers
+        return [(x.name, x) for x in layers if isinstance(x, Image) and not _outputs.made_here(x)]
 
     def _labels_choices(self, _=None):
-        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Labels)]
+        """Labels to learn from: a finished (maybe corrected) segmentation may teach,
+        a live preview may not."""
+        layers = self._viewer.layers
+        return [(x.name, x) for x in layers if isinstance(x, Labels) and not _outputs.is_preview(x)]
 
     def _refresh_layers(self, *_):
         for choice in (self._source, self._labels, self._targets):
