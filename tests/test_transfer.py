@@ -263,3 +263,16 @@ def test_segment_series_points_to_the_list_form_of_transfer(small):
     target = small[2]
     with pytest.raises(ValueError, match="transfer_labels with the list"):
         us.segment_series([target, target], "transfer", channel_axis=0)
+
+
+def test_run_segmentation_gives_transfer_as_segment_does(small):
+    """The one entry point the dock calls: the labels are their own classes."""
+    from napari_unsupseg._api import run_segmentation
+
+    source, classes, target, _ = small
+    run = {"channel_axis": 0, "source_image": source, "source_labels": classes, **SHORT}
+    made = run_segmentation([target, target], "transfer", **run)
+    expected = us.segment([target, target], "transfer", **run)
+    assert made.plan.kind == "classes" and made.classes is made.labels
+    for got, want in zip(made.labels, expected, strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -102,18 +102,25 @@ def segment(
     call = _Call(**locals())  # the arguments, as given or defaulted, before anything else
     from .chunked import is_lazy, segment_lazy
 
-    shared = {name: getattr(call, name) for name in _SHARED}
     if is_lazy(image):
+        shared = {name: getattr(call, name) for name in _SHARED}
         objects = {"spacing": spacing, "object_diameter": object_diameter}
         return segment_lazy(
             image, method, **shared, output=output, threads=threads, **objects,
             background_classes=background_classes, **params,
         )  # fmt: skip
-    spec = get_method(method)
-    if spec.guided:  # prepares its source and target alike; keeps the ids
-        with pinned_threads(check_threads(threads), uses_torch=True):
-            return spec.run(image, **shared, **params)
     return _segmentation(call).labels
+
+
+def _guided(call: _Call) -> Segmentation:
+    """A method guided by a labelled source (label transfer) prepares its source and
+    target alike and keeps the source's ids: its labels are its classes; a list of
+    images gives a list."""
+    spec = get_method(call.method)
+    shared = {name: getattr(call, name) for name in _SHARED}
+    with pinned_threads(check_threads(call.threads), uses_torch=True):
+        labels = spec.run(call.image, **shared, **call.params)
+    return Segmentation(labels, labels, OutputPlan("classes"))
 
 
 #: segment()'s keywords that the lazy path and the guided methods take too
@@ -287,6 +294,8 @@ def _check_memory(spec, features_shape, resolved, device) -> None:
 
 
 def _segmentation(call: _Call) -> Segmentation:
+    if get_method(call.method).guided:
+        return _guided(call)
     spec, seed, threads, resolved = _open(call)
     method, image = call.method, call.image
     dims = " or ".join(f"{n}D" for n in spec.spatial_ndims)

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._api import Segmentation, run_segmentation, segment
+from .._api import Segmentation, run_segmentation
 from .._guard import is_out_of_memory
-from .._output import OutputPlan
 from .._progress import Progress
 from .._registry import get_method
 from .._threads import DEFAULT_THREADS
@@ -95,20 +94,6 @@ def run_job(
         result, seconds = run_chunked(job, progress, should_stop, device if uses_torch else "cpu")
         return Outcome(result, device, seconds, label_count(result.labels))
     start = time.perf_counter()
-    if get_method(job.method).guided:  # label transfer: the source's ids, no output kinds
-        labels = segment(
-            job.image,
-            job.method,
-            channel_axis=job.channel_axis,
-            seed=job.seed,
-            device=device,
-            progress=progress,
-            should_stop=should_stop,
-            threads=job.threads,
-            **job.params,
-        )
-        result = Segmentation(labels, labels, OutputPlan("classes"))
-        return Outcome(result, device, time.perf_counter() - start, label_count(labels))
     result = run_segmentation(
         job.image,
         job.method,
