@@ -184,6 +184,12 @@ def _normalize(data: np.ndarray, dtype: np.dtype, mode: str) -> np.ndarray:
     else:
         low = flat.min(axis=0).astype(np.float64)
         high = flat.max(axis=0).astype(np.float64)
+    return scale_between(data, low, high)
+
+
+def scale_between(data: np.ndarray, low, high) -> np.ndarray:
+    """``data`` mapped from [low, high] per channel to [0, 1] float32, clipped (the lazy
+    path scales each chunk with this too, so both give the same numbers)."""
     # Halved so that values near the float64 limits cannot overflow to inf.
     span = np.where(high > low, high / 2 - low / 2, 1.0)
     scaled = (data.astype(np.float64) / 2 - low / 2) / span

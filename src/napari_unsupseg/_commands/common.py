@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -98,3 +99,22 @@ def parse_params(method: str, items: Sequence[str]) -> dict:
     return parse_key_values(
         method, items, malformed="--param expects KEY=VALUE, got ", read_array=read_array
     )
+
+
+@contextmanager
+def stage_bar(name: str, quiet: bool):
+    """A terminal bar named ``name`` and its ``progress`` callback, which shows the
+    run's stage beside the name; closed on leaving, also on errors."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=name, disable=quiet, leave=False)
+
+    def update(event) -> None:
+        bar.set_description(f"{name}: {event.stage}" if event.stage else name)
+        bar.total, bar.n = event.total, event.iteration
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()

@@ -25,7 +25,6 @@ def output_path(outdir, source) -> Path:
 def run_chunked(args, params: dict) -> int:
     """Segment every input lazily with the method's checked ``params``; return the
     exit status."""
-    from tqdm.auto import tqdm
 
     from .._cluster import dask_client
     from .._progress import Reporter
@@ -49,35 +48,27 @@ def run_chunked(args, params: dict) -> int:
         for source in args.inputs:
             clock = time.perf_counter()
             target = output_path(outdir, source)
-            bar = tqdm(desc=Path(source).name, disable=args.quiet, leave=False)
-
-            def update(event, bar=bar, name=Path(source).name):
-                bar.set_description(f"{name}: {event.stage}")
-                bar.total, bar.n = event.total, event.iteration
-                bar.refresh()
-
             try:
-                image, channel_axis = open_lazy(source)
-                if args.channel_axis is not None:
-                    channel_axis = args.channel_axis
-                classes, kind, _ = lazy_classes(
-                    image, args.method, output=args.output, channel_axis=channel_axis,
-                    seed=args.seed, device=args.device, normalize=args.normalize,
-                    threads=args.threads, chunk=args.chunk or None, spacing=args.spacing,
-                    object_diameter=args.object_diameter,
-                    background_classes=args.background_classes,
-                    workers=parallel, progress=update, **params,
-                )  # fmt: skip
-                write_segmentation(
-                    classes, target, kind, client=client, workers=parallel,
-                    reporter=Reporter(update),
-                )  # fmt: skip
+                with common.stage_bar(Path(source).name, args.quiet) as update:
+                    image, channel_axis = open_lazy(source)
+                    if args.channel_axis is not None:
+                        channel_axis = args.channel_axis
+                    classes, kind, _ = lazy_classes(
+                        image, args.method, output=args.output, channel_axis=channel_axis,
+                        seed=args.seed, device=args.device, normalize=args.normalize,
+                        threads=args.threads, chunk=args.chunk or None, spacing=args.spacing,
+                        object_diameter=args.object_diameter,
+                        background_classes=args.background_classes,
+                        workers=parallel, progress=update, **params,
+                    )  # fmt: skip
+                    write_segmentation(
+                        classes, target, kind, client=client, workers=parallel,
+                        reporter=Reporter(update),
+                    )  # fmt: skip
             except (ValueError, TypeError, OSError, MemoryError) as error:
                 failed += 1
                 print(f"failed: {source}: {error}", file=sys.stderr)
                 continue
-            finally:
-                bar.close()
             seconds = time.perf_counter() - clock
             print(f"{source} -> {target} ({kind}, {where}) in {seconds:.1f} s")
     return common.EXIT_FAILED if failed else common.EXIT_OK

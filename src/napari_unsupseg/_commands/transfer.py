@@ -60,9 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
     from .._api import segment
+    from .._batch_plan import LABELS_SUFFIX
     from ..io import ImageReadError, read_image, read_labels, write_labels
 
     try:
@@ -71,28 +70,20 @@ def run(args) -> int:
         targets = [read_image(path) for path in args.targets]
     except (ImageReadError, ValueError, TypeError) as error:
         return common.usage_error(str(error))
-    outputs = [Path(args.outdir) / f"{Path(path).stem}_labels.tif" for path in args.targets]
+    outputs = [Path(args.outdir) / (Path(path).stem + LABELS_SUFFIX) for path in args.targets]
     if len(set(outputs)) < len(outputs):
         return common.usage_error("two targets have the same file name: their labels would clash")
 
-    bar = tqdm(desc="transfer", disable=args.quiet, leave=False)
-
-    def update(event):
-        bar.set_description(f"transfer: {event.stage}" if event.stage else "transfer")
-        bar.total, bar.n = event.total, event.iteration
-        bar.refresh()
-
     clock = time.perf_counter()
     try:
-        found = segment(
-            targets, args.method, source_image=source, source_labels=labels,
-            channel_axis=args.channel_axis, seed=args.seed, device=args.device,
-            threads=args.threads, progress=update, **params,
-        )  # fmt: skip
+        with common.stage_bar(args.method, args.quiet) as update:
+            found = segment(
+                targets, args.method, source_image=source, source_labels=labels,
+                channel_axis=args.channel_axis, seed=args.seed, device=args.device,
+                threads=args.threads, progress=update, **params,
+            )  # fmt: skip
     except (ValueError, TypeError, MemoryError) as error:
         return common.usage_error(str(error))
-    finally:
-        bar.close()
     Path(args.outdir).mkdir(parents=True, exist_ok=True)
     for path, target_labels in zip(outputs, found, strict=True):
         write_labels(path, target_labels)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import squeeze_spatial
 from ._context import DEFAULT_CHUNK
 from ._prepare import is_lazy, prepare_lazy
 
@@ -82,8 +83,7 @@ def lazy_classes(
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
     prepared = prepare_lazy(image, channel_axis=channel_axis, normalize=normalize)
     data = regular_chunks(prepared.data, chunk)
-    while data.ndim > 3 and data.shape[0] == 1:
-        data = data[0]
+    data = squeeze_spatial(data)
     ndim = data.ndim - 1
     kind = auto_output(prepared.is_rgb, ndim) if output == "auto" else output
     if kind == "objects" and ndim > MAX_OBJECT_NDIM:
@@ -189,8 +189,3 @@ def _release_training_memory() -> None:
 
     gc.collect()
     release_free_memory()
-
-
-def as_numpy_labels(labels) -> np.ndarray:
-    """Computed labels (for small lazy results and tests)."""
-    return np.asarray(labels.compute() if is_lazy(labels) else labels)

@@ -19,6 +19,7 @@ from .._preprocess import (
     MAX_DIMS,
     checked_image,
     kept_channels,
+    scale_between,
 )
 
 
@@ -97,14 +98,12 @@ def _levels(data, dtype, mode: str):
 
 
 def _scale(block: np.ndarray, low, high) -> np.ndarray:
-    """One chunk normalised exactly as :func:`napari_unsupseg._preprocess._normalize`."""
+    """One chunk normalised as :func:`napari_unsupseg._preprocess.prepare_image` does."""
     if low is None:
         if high == "uint8":
             return block.astype(np.float32) / np.float32(255.0)
         return block.astype(np.float32)
-    span = np.where(high > low, high / 2 - low / 2, 1.0)
-    scaled = (block.astype(np.float64) / 2 - low / 2) / span
-    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+    return scale_between(block, low, high)
 
 
 def _full_range(data):

@@ -15,8 +15,6 @@ import numpy as np
 
 from .._progress import Reporter, SegmentationCancelled
 
-TIFF_SUFFIXES = (".tif", ".tiff", ".ome.tif", ".ome.tiff")
-
 
 def is_zarr(path) -> bool:
     """A Zarr (v2 or v3) store or group on disk, OME-Zarr included."""
