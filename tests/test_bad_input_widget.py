@@ -22,10 +22,9 @@ from test_segment_widget import (
     snapshot,
 )
 
-# The fixtures of test_segment_widget.py: a viewer with the widget docked, and the
-# error notifications it shows.
+# The fixture of test_segment_widget.py: a viewer with the widget docked (the error
+# notifications it shows are conftest's ``errors``).
 viewer_widget = segment_tests.viewer_widget
-errors = segment_tests.errors
 
 QUICK_CNN = {"max_iter": 3, "n_channels": 8}
 

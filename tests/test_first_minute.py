@@ -10,7 +10,6 @@ from napari_unsupseg._widgets.evaluate import EvaluateWidget
 from test_segment_widget import ENDLESS, _wait_for_preview, blocks, configure, run_to_end
 
 viewer_widget = segment_tests.viewer_widget
-errors = segment_tests.errors
 
 
 def _evaluated(qtbot, viewer):
